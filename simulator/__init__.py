@@ -1,0 +1,16 @@
+"""innosim: regional innovation scenario simulator (Mesa agent-based model).
+
+Main entry points:
+
+* ``run_scenario(path)`` - run a scenario file, get the tidy indicator table.
+* ``RegionModel`` - one live model for notebooks (``RegionModel.from_files``).
+* ``innosim run scenarios/qiqihar.yaml`` - the same from the shell.
+"""
+
+from .errors import InputError
+from .model import RegionModel
+from .parameters import Parameters
+from .runner import prepare, run_scenario, write_run
+
+__all__ = ["InputError", "Parameters", "RegionModel", "prepare", "run_scenario", "write_run"]
+__version__ = "0.1.0"

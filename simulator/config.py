@@ -1,0 +1,305 @@
+"""Scenario, region and policy-catalogue files: loading and strict validation.
+
+Every file is read with :func:`load_yaml` and validated by a pydantic model
+that forbids unknown keys. Any problem becomes an
+:class:`~simulator.errors.InputError` naming the file, the field path, the bad
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import InputError, closest
+from .indicators import INDICATORS
+
+REQUIRED_BASELINE = ("gdp", "revenue", "hightech_output_share", "rd_intensity", "hte_count",
+                     "tech_contract_value", "national_incubators", "national_rd_institutions",
+                     "little_giants")
+REQUIRED_POPULATION = ("n_firms", "revenue_sigma", "other_gdp_share", "institute_rd_share",
+                       "hte_grant_year_shares", "hte_revenue_range", "little_giants", "zjtx_firms",
+                       "local_purchase_share", "rd_active_share", "age_mean", "incubator_occupancy")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ------------------------------------------------------------------ region file
+class Figure(Strict):
+    value: float
+    unit: str
+    source: str
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("must be a finite number")
+        return v
+
+
+class Target(Figure):
+    indicator: str
+    year: int
+
+    @field_validator("indicator")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in INDICATORS:
+            raise ValueError(f"unknown indicator {v!r}{closest(v, INDICATORS)}")
+        return v
+
+
+class Assumption(Strict):
+    value: Any
+    source: str
+
+
+class Sector(Strict):
+    id: str
+    zh: str
+    industrial: bool
+    firm_share: float = Field(ge=0, le=1)
+    size: float = Field(gt=0)
+    va_ratio: float = Field(gt=0, le=1)
+    hightech_prior: float = Field(ge=0, le=1)
+    rd_prior: float = Field(ge=0, le=1)
+    source: str
+
+
+class Carrier(Strict):
+    kind: Literal["incubator", "maker_space", "accelerator"]
+    level: Literal["municipal", "provincial", "national"]
+    capacity: int = Field(ge=1)
+    graduates: int = Field(ge=0)
+    count: int = Field(ge=0)
+
+
+class CarrierGroup(Strict):
+    source: str
+    carriers: list[Carrier]
+    capacity_source: str
+
+
+class InstituteSpec(Strict):
+    kind: Literal["university", "research_institute", "new_type_rd_institution", "national_rd_institution"]
+    level: Literal["municipal", "provincial", "national"]
+    count: int = Field(ge=0)
+    rd_weight: float = Field(gt=0)
+    source: str
+
+
+class InstituteGroup(Strict):
+    source: str
+    members: list[InstituteSpec]
+
+
+class LocalName(Strict):
+    zh: str
+    en: str
+
+
+class Region(Strict):
+    """A region data file: baseline, targets and population assumptions."""
+
+    id: str
+    name: LocalName
+    document: str
+    base_year: int = Field(ge=1990, le=2100)
+    policy_catalogues: list[str] = []
+    baseline: dict[str, Figure]
+    targets: list[Target] = []
+    not_modelled: list[dict[str, str]] = []
+    population: dict[str, Assumption]
+    sectors: list[Sector]
+    incubators: CarrierGroup
+    institutes: InstituteGroup
+
+    @field_validator("baseline")
+    @classmethod
+    def _baseline_complete(cls, v: dict[str, Figure]) -> dict[str, Figure]:
+        for key in v:
+            if key not in INDICATORS:
+                raise ValueError(f"unknown indicator {key!r}{closest(key, INDICATORS)}")
+        missing = [k for k in REQUIRED_BASELINE if k not in v]
+        if missing:
+            raise ValueError(f"lacks {missing}; required: {list(REQUIRED_BASELINE)}")
+        return v
+
+    @field_validator("population")
+    @classmethod
+    def _population_complete(cls, v: dict[str, Assumption]) -> dict[str, Assumption]:
+        for key in v:
+            if key not in REQUIRED_POPULATION:
+                raise ValueError(f"unknown assumption {key!r}{closest(key, REQUIRED_POPULATION)}")
+        missing = [k for k in REQUIRED_POPULATION if k not in v]
+        if missing:
+            raise ValueError(f"lacks {missing}; required: {list(REQUIRED_POPULATION)}")
+        return v
+
+    @field_validator("sectors")
+    @classmethod
+    def _shares_sum_to_one(cls, v: list[Sector]) -> list[Sector]:
+        total = sum(s.firm_share for s in v)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"firm_share must sum to 1 over sectors, sums to {total:.6f}")
+        return v
+
+    def pop(self, key: str) -> Any:
+        """Value of a population assumption."""
+        return self.population[key].value
+
+    def base(self, indicator: str) -> float:
+        """Baseline value of an indicator, in the indicator's unit."""
+        return self.baseline[indicator].value
+
+
+# ------------------------------------------------------------ policy catalogue
+class InstrumentSpec(Strict):
+    """One instrument as transcribed from a document."""
+
+    id: str
+    type: str
+    clause: str
+    quote: str
+    targets: str
+    trigger: str
+    start_year: int | None = None
+    end_year: int | None = None
+    params: dict[str, float | str]
+    reading: str = ""
+
+
+class Catalogue(Strict):
+    document: str
+    issued: dt.date
+    payer: str
+    instruments: list[InstrumentSpec]
+
+
+# ---------------------------------------------------------------- scenario file
+class InstrumentSetting(Strict):
+    """A scenario's setting for one catalogue instrument."""
+
+    enabled: bool = True
+    scale: float = Field(default=1.0, ge=0)
+    start_year: int | None = None
+    end_year: int | None = None
+    params: dict[str, float] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        for key, value in v.items():
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"params.{key} must be a non-negative amount, got {value!r}")
+        return v
+
+
+class Scenario(Strict):
+    """A scenario file: which region, which years, which policies, which seed."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    title: LocalName | None = None
+    region: str
+    horizon: int = Field(default=2035, ge=1990, le=2100)
+    seed: int = Field(default=0, ge=0)
+    replicates: int = Field(default=10, ge=1, le=100_000)
+    policies: dict[str, InstrumentSetting] = {}
+    parameters: dict[str, Any] = {}
+
+
+# ------------------------------------------------------------------- loading
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file, turning a missing file or a syntax error into InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "", "file not found", allowed="an existing YAML file")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(path, where, f"YAML syntax error: {problem}", allowed="valid YAML") from None
+    except UnicodeDecodeError:
+        raise InputError(path, "", "not UTF-8 text", allowed="a UTF-8 YAML file") from None
+
+
+def validate(model: type[BaseModel], data: Any, path: Path) -> Any:
+    """Validate ``data`` against ``model``; raise InputError on the first problem."""
+    if not isinstance(data, dict):
+        raise InputError(path, "", "expected a mapping of keys to values", value=type(data).__name__,
+                         allowed=f"keys {list(model.model_fields)}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            owner = _owner(model, err["loc"][:-1])
+            valid = list(owner.model_fields) if owner else []
+            key = str(err["loc"][-1])
+            raise InputError(path, loc, "unknown key" + closest(key, valid),
+                             allowed=", ".join(valid) or None) from None
+        if err["type"] == "missing":
+            raise InputError(path, loc, "required field is missing") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        allowed = None
+        if "greater_than_equal" in err["type"] or "greater_than" in err["type"]:
+            allowed = f">= {err['ctx'].get('ge', err['ctx'].get('gt'))}"
+        if err["type"].endswith("_parsing") or err["type"].endswith("_type"):
+            allowed = msg.removeprefix("Input should be ")
+            msg = "wrong type"
+        raise InputError(path, loc, msg, value=value if not isinstance(value, dict) else None,
+                         allowed=allowed) from None
+
+
+def _owner(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that owns the field at ``loc`` (for key suggestions)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or current is None:
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return None
+        current = _inner_model(field.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _inner_model(annotation: Any) -> Any:
+    args = getattr(annotation, "__args__", ())
+    for arg in (annotation, *args):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+        inner = _inner_model(arg) if getattr(arg, "__args__", ()) else None
+        if inner is not None:
+            return inner
+    return None
+
+
+def load_region(path: Path) -> Region:
+    """Load and validate a region file."""
+    return validate(Region, load_yaml(path), Path(path))
+
+
+def load_catalogue(path: Path) -> Catalogue:
+    """Load and validate a policy catalogue file."""
+    return validate(Catalogue, load_yaml(path), Path(path))
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Load and validate a scenario file (its region and policies are checked in
+    :func:`simulator.runner.prepare`)."""
+    return validate(Scenario, load_yaml(path), Path(path))

@@ -1,0 +1,327 @@
+"""Yearly firm rules, vectorised over the firm arrays.
+
+Each public function is one phase of :meth:`RegionModel.step` and takes the
+model and that phase's random generator. The rules read parameters from
+``model.params`` (units and sources in ``simulator/data/parameters.yaml``)
+and subsidies from ``model.government`` (the same rule that pays is the one
+firms anticipate).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .firms import HISTORY, FirmPopulation
+from .policies import Event
+
+if TYPE_CHECKING:
+    from .model import RegionModel
+
+
+# ------------------------------------------------------------------ helpers
+def hte_rd_threshold(revenue: np.ndarray, p) -> np.ndarray:
+    """Minimum 3-year R&D / revenue for HTE certification by size (国科发火〔2016〕32号 第11条(五))."""
+    return np.where(revenue <= p.hte_revenue_cut_small, p.hte_rd_threshold_small,
+                    np.where(revenue <= p.hte_revenue_cut_large, p.hte_rd_threshold_medium,
+                             p.hte_rd_threshold_large))
+
+
+def rd_ratio_3y(f: FirmPopulation) -> np.ndarray:
+    """R&D / revenue summed over the last three years (this year included)."""
+    return f.rd_hist.sum(axis=0) / np.maximum(f.revenue_hist.sum(axis=0), 1e-9)
+
+
+def st_share(f: FirmPopulation) -> np.ndarray:
+    """S&T staff / employees."""
+    return f.st_staff / np.maximum(f.employees, 1e-9)
+
+
+def user_cost_of_rd(model: RegionModel, f: FirmPopulation, hte_valid: np.ndarray) -> np.ndarray:
+    """After-tax cost of one 元 of R&D: 1 - tax rate x (1 + super-deduction) for profitable firms.
+
+    Certified firms face 15 % instead of 25 % income tax, which also shrinks
+    their R&D tax shield; tech SMEs and manufacturers deduct 100 % extra,
+    others 75 %.
+    """
+    p = model.params
+    tax = np.where(hte_valid, p.cit_rate_hte, p.cit_rate_standard)
+    deduction = np.where(f.tech_sme | model.sector_industrial[f.sector], p.rd_superdeduction_tech,
+                         p.rd_superdeduction_general)
+    return 1.0 - (f.profit_margin > 0) * tax * (1.0 + deduction)
+
+
+def hte_structural_criteria(model: RegionModel) -> np.ndarray:
+    """Criteria a firm cannot meet within the year: age, core IP, high-tech product share."""
+    p, f = model.params, model.firms
+    return (f.age >= p.hte_min_age) & (f.ip >= 1) & (f.hightech_share >= p.hte_min_hightech_share)
+
+
+def hte_eligible(model: RegionModel) -> np.ndarray:
+    """Every national criterion: structural ones, S&T staff share and 3-year R&D intensity."""
+    p, f = model.params, model.firms
+    return (hte_structural_criteria(model) & (st_share(f) >= p.hte_min_st_share)
+            & (rd_ratio_3y(f) >= hte_rd_threshold(f.revenue, p)))
+
+
+def staff_for_rd(model: RegionModel, f: FirmPopulation) -> np.ndarray:
+    """S&T staff: technicians (``base_st_share`` of employees) plus staff paid by real R&D."""
+    p = model.params
+    return np.minimum(p.base_st_share * f.employees + f.real_rd / p.rd_per_st_staff, f.employees)
+
+
+def tech_sme_score(model: RegionModel) -> np.ndarray:
+    """Evaluation score of 国科发政〔2017〕115号: S&T staff (20), R&D ratio (50), IP (30).
+
+    Step scores: S&T staff share 4 points per 5 pp from 10 % (max 20 at 30 %);
+    R&D ratio 10 points per pp from 2 % (max 50 at 6 %); 30 points for core IP.
+    """
+    f = model.firms
+    staff = 4.0 * np.clip(np.floor((st_share(f) - 0.10) / 0.05) + 1, 0, 5)
+    rd = 10.0 * np.clip(np.floor((rd_ratio_3y(f) - 0.02) / 0.01 + 1e-9) + 1, 0, 5)
+    return staff + rd + 30.0 * (f.ip >= 1)
+
+
+# ------------------------------------------------------------------ phases
+def grow(model: RegionModel, rng: np.random.Generator) -> None:
+    """Revenue grows at the base rate, faster where knowledge grew faster (elasticity 0.12)."""
+    p, f = model.params, model.firms
+    n = len(f)
+    s = p.growth_shock_sd
+    g = (p.base_growth + p.knowledge_output_elasticity * (f.knowledge_growth - p.base_growth)
+         + s * rng.standard_normal(n) - 0.5 * s * s)
+    f.revenue = f.revenue * np.exp(g)
+    f.revenue_hist[0] = f.revenue
+    f.employees = np.maximum(f.employees * np.exp(p.employment_elasticity * g), 1.0)
+    f.value_added = model.va_scale * model.sector_va_ratio[f.sector] * f.revenue
+
+
+def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
+    """Choose R&D and S&T staff: propensity x (user cost / reference)^elasticity, raised to reach HTE thresholds.
+
+    A firm that meets the structural HTE criteria (age, core IP, high-tech
+    share) and whose certificate is not valid this year weighs the expected
+    award, tax saving and non-tax value of the title against the real cost of the extra R&D (net of relabelling, which
+    costs nothing real; Chen et al. 2021) and the application cost. It
+    pursues certification with probability 1 - exp(-k x net gain / cost);
+    pursuing firms raise R&D just above the threshold (bunching) and apply.
+    S&T staff follow real R&D (:func:`staff_for_rd`), so raising R&D also
+    raises the staff share the criteria ask for.
+    """
+    p, f, _year = model.params, model.firms, model.year
+    n = len(f)
+    valid = model.hte_valid_mask()
+    cost = user_cost_of_rd(model, f, valid)
+    s = p.rd_shock_sd
+    price = np.ones(n)
+    changed = np.flatnonzero(cost != f.user_cost_ref)      # most firms face their reference cost
+    price[changed] = (cost[changed] / f.user_cost_ref[changed]) ** p.rd_price_elasticity
+    desired = f.rd_propensity * f.revenue * price * np.exp(s * rng.standard_normal(n) - 0.5 * s * s)
+
+    candidates = ~valid & hte_structural_criteria(model)
+    idx = np.flatnonzero(candidates)
+    u_pursue = rng.random(idx.size)
+    margin = p.hte_bunching_margin * (0.5 + rng.random(idx.size))
+    pursue = np.zeros(n, dtype=bool)
+    rd = desired.copy()
+    if idx.size:
+        rev3 = f.revenue_hist[:, idx].sum(axis=0)
+        earlier = f.rd_hist[1:, idx].sum(axis=0)
+        threshold = hte_rd_threshold(f.revenue[idx], p) + margin
+        need = np.maximum(threshold * rev3 - earlier, 0.0)
+        extra = np.maximum(need - desired[idx], 0.0)
+        extra_cost = extra * (1.0 - p.rd_relabel_share) * cost[idx]
+        above = f.revenue[idx] >= p.above_scale_revenue
+        award = model.government.expected_payment(
+            Event("hte_certified", idx, above, first=~f.hte_ever[idx]))
+        tax_gain = ((p.cit_rate_standard - p.cit_rate_hte) * np.maximum(f.profit_margin[idx], 0.0)
+                    * f.revenue[idx] * p.hte_tax_horizon)
+        status = p.hte_status_value * p.hte_tax_horizon
+        net_gain = p.hte_approval_rate * (award + tax_gain + status) - p.hte_application_cost - extra_cost
+        prob = 1.0 - np.exp(-p.hte_apply_sensitivity * np.maximum(net_gain, 0.0)
+                            / max(p.hte_application_cost, 0.1))
+        chosen = u_pursue < prob
+        pursue[idx[chosen]] = True
+        rd[idx[chosen]] = np.maximum(desired[idx[chosen]], need[chosen])
+    f.rd = rd
+    f.rd_hist[0] = rd
+    f.real_rd = rd - p.rd_relabel_share * (rd - desired)
+    f.st_staff = staff_for_rd(model, f)
+    model.hte_pursuing = pursue
+
+
+def buy_technology(model: RegionModel, rng: np.random.Generator) -> None:
+    """R&D-performing firms buy results from universities and institutes.
+
+    Purchase probability rises with size and with the expected refund
+    (elasticity ``purchase_price_elasticity`` on the net price share). Where a
+    refund has a minimum payment, firms planning slightly less round up to it
+    when that costs them no more. Purchases from the zone's institutes count
+    in the zone's seller-side technology-contract turnover.
+    """
+    p, f = model.params, model.firms
+    f.tech_purchase = np.zeros(len(f))
+    pool = np.flatnonzero(f.rd > 0)
+    if pool.size == 0:
+        return
+    z, u_buy, u_local = rng.standard_normal(pool.size), rng.random(pool.size), rng.random(pool.size)
+    size = np.minimum((f.revenue[pool] / 1000.0) ** 0.3, 3.0)
+    amount = p.purchase_amount_median * size * np.exp(p.purchase_amount_sd * z)
+    valid = model.hte_valid_mask()[pool]
+    eligible = f.tech_sme[pool] | valid
+    above = f.revenue[pool] >= p.above_scale_revenue
+    for inst in model.government.active("tech_purchase"):
+        floor = float(inst.params.get("min_payment", 0.0))
+        trial = Event("tech_purchase", pool, above, base=np.full(pool.size, floor), eligible=eligible)
+        round_up = (amount < floor) & (floor - inst.amount(trial) <= amount)
+        amount = np.where(round_up, floor, amount)
+    event = Event("tech_purchase", pool, above, base=amount, eligible=eligible)
+    refund_share = np.minimum(model.government.expected_payment(event) / amount, 0.95)
+    prob = np.minimum(p.purchase_prob * size * (1.0 - refund_share) ** p.purchase_price_elasticity, 1.0)
+    buys = u_buy < prob
+    buyers = pool[buys]
+    f.tech_purchase[buyers] = amount[buys]
+    model.government.pay(Event("tech_purchase", buyers, above[buys], base=amount[buys],
+                               eligible=eligible[buys]))
+    local = pool[buys & (u_local < model.local_purchase_share)]
+    if local.size and model.institutes:
+        weights = np.array([i.knowledge for i in model.institutes])
+        seller = rng.choice(len(weights), size=local.size, p=weights / weights.sum())
+        sales = np.bincount(seller, weights=f.tech_purchase[local], minlength=len(weights))
+        for inst, value in zip(model.institutes, sales, strict=False):
+            inst.local_sales += float(value)
+
+
+def certify_hte(model: RegionModel, rng: np.random.Generator) -> None:
+    """Pursuing firms that meet every criterion apply; a share pass review; awards are paid."""
+    p, f, year = model.params, model.firms, model.year
+    u = rng.random(len(f))
+    applicants = model.hte_pursuing & hte_eligible(model) & ~model.hte_valid_mask()
+    granted = np.flatnonzero(applicants & (u < p.hte_approval_rate))
+    first = ~f.hte_ever[granted]
+    f.hte_grant_year[granted] = year
+    f.hte_ever[granted] = True
+    model.year_stats["hte_applications"] = int(applicants.sum())
+    model.year_stats["hte_first"] = int(first.sum())
+    model.year_stats["hte_renewed"] = int((~first).sum())
+    above = f.revenue[granted] >= p.above_scale_revenue
+    model.government.pay(Event("hte_certified", granted, above, first=first))
+
+
+def register_tech_smes(model: RegionModel, rng: np.random.Generator) -> None:
+    """Yearly tech-SME registration: registered firms stay while they qualify; others join at ``tech_sme_uptake``."""
+    p, f = model.params, model.firms
+    qualifies = ((f.employees <= p.tech_sme_max_employees) & (f.revenue <= p.tech_sme_max_revenue)
+                 & (model.hte_valid_mask() | (tech_sme_score(model) >= p.tech_sme_min_score)))
+    joins = rng.random(len(f)) < p.tech_sme_uptake
+    f.tech_sme = qualifies & (f.tech_sme | joins)
+
+
+def designate_zjtx(model: RegionModel, rng: np.random.Generator) -> None:
+    """Provincial 专精特新 listing of R&D-intensive SMEs; national little-giant listing of the larger ones."""
+    p, f = model.params, model.firms
+    u1, u2 = rng.random(len(f)), rng.random(len(f))
+    rd_ok = rd_ratio_3y(f) >= p.zjtx_min_rd_intensity
+    sme = f.employees <= 1000
+    newly = ~f.zjtx & sme & rd_ok & (f.revenue >= p.zjtx_min_revenue) & (u1 < p.zjtx_designation_prob)
+    f.zjtx |= newly
+    f.little_giant |= (f.zjtx & ~f.little_giant & rd_ok & (f.revenue >= p.little_giant_min_revenue)
+                       & (u2 < p.little_giant_prob))
+
+
+def accumulate_knowledge(model: RegionModel, rng: np.random.Generator) -> None:
+    """Knowledge, IP and high-tech product share follow real R&D and absorbed technology."""
+    p, f = model.params, model.firms
+    n = len(f)
+    inflow = f.real_rd + p.purchase_absorption * f.tech_purchase
+    new_k = (1.0 - p.knowledge_depreciation) * f.knowledge + inflow
+    f.knowledge_growth = np.log1p((new_k - f.knowledge) / (1.0 + f.knowledge))  # = ln(1+K') - ln(1+K)
+    f.knowledge = new_k
+    doers = np.flatnonzero(inflow > 0)
+    f.ip[doers] += rng.poisson(p.ip_per_rd * inflow[doers]).astype(f.ip.dtype)
+    real_intensity = f.real_rd / np.maximum(f.revenue, 1e-9)
+    # logit(h') = logit(h) + d, written as h' = h / (h + (1 - h) e^-d): one exp, no log
+    d = p.hightech_drift * (real_intensity - p.hightech_rd_pivot) + p.hightech_shock_sd * rng.standard_normal(n)
+    h = f.hightech_share
+    f.hightech_share = h / (h + (1.0 - h) * np.exp(-d))
+
+
+def exit_firms(model: RegionModel, rng: np.random.Generator) -> int:
+    """Remove firms by the SAIC age-hazard table, lower for 规上 firms, HTEs and incubator tenants."""
+    p, f = model.params, model.firms
+    table = np.asarray(p.exit_hazard_by_age)
+    hazard = table[np.minimum(f.age, len(table) - 1)]
+    hazard = hazard * np.where(f.revenue >= p.above_scale_revenue, p.exit_factor_above_scale, 1.0)
+    hazard = hazard * np.where(model.hte_valid_mask(), p.exit_factor_hte, 1.0)
+    hazard = hazard * np.where(f.incubator >= 0, p.exit_factor_tenant, 1.0)
+    stays = rng.random(len(f)) >= hazard
+    f.keep(stays)
+    model.hte_pursuing = model.hte_pursuing[stays]
+    return int((~stays).sum())
+
+
+def attract_firms(model: RegionModel, rng: np.random.Generator) -> int:
+    """Firms moving in from outside, in proportion to the current population."""
+    from .agents import ORIGIN_ATTRACTED
+    n = int(rng.poisson(model.params.attraction_rate * len(model.firms)))
+    if n:
+        model.request_entry(n, ORIGIN_ATTRACTED)
+    return n
+
+
+# --------------------------------------------------------------- new firms
+def fill_derived(model: RegionModel, f: FirmPopulation) -> None:
+    """Set fields that follow from revenue, sector and R&D propensity (new or initial firms).
+
+    Histories are back-cast at the base growth rate so the 3-year R&D ratio
+    equals this year's ratio.
+    """
+    p = model.params
+    f.employees = np.maximum(f.revenue / p.revenue_per_employee, 3.0)
+    f.rd = f.rd_propensity * f.revenue
+    f.real_rd = f.rd.copy()
+    back = (1.0 + p.base_growth) ** -np.arange(HISTORY)
+    f.revenue_hist = back[:, None] * f.revenue[None, :]
+    f.rd_hist = back[:, None] * f.rd[None, :]
+    f.st_staff = staff_for_rd(model, f)
+    f.value_added = model.va_scale * model.sector_va_ratio[f.sector] * f.revenue
+
+
+def make_firms(model: RegionModel, origin: np.ndarray, incubator: np.ndarray,
+               rng: np.random.Generator) -> FirmPopulation:
+    """Draw entrants, one per element of ``origin``: incubator start-ups (1),
+    institute spin-offs (2) or firms attracted from outside (3).
+
+    Start-ups and spin-offs lean to R&D-intensive sectors and spend
+    ``startup_rd_intensity``; attracted firms look like the existing population.
+    """
+    from .agents import ORIGIN_ATTRACTED, ORIGIN_SPINOFF
+    p = model.params
+    n = len(origin)
+    f = FirmPopulation(n)
+    startup = origin != ORIGIN_ATTRACTED
+    w_start = model.sector_firm_share * model.sector_rd_prior
+    w_attr = model.sector_firm_share
+    u = rng.random(n)
+    f.sector = np.where(startup, np.searchsorted(np.cumsum(w_start / w_start.sum()), u * (1 - 1e-12)),
+                        np.searchsorted(np.cumsum(w_attr / w_attr.sum()), u * (1 - 1e-12))).astype(f.sector.dtype)
+    median = np.where(startup, p.startup_revenue_median, p.entrant_revenue_median)
+    f.revenue = median * np.exp(0.8 * rng.standard_normal(n))
+    prior_h = model.sector_hightech_prior[f.sector]
+    z_rd, z_h = rng.standard_normal(n), rng.standard_normal(n)
+    active = rng.random(n) < model.rd_active_share
+    f.rd_propensity = np.where(startup, p.startup_rd_intensity * np.exp(0.5 * z_rd),
+                               active * model.sector_rd_prior[f.sector] * np.exp(z_rd))
+    f.rd_propensity = np.minimum(f.rd_propensity, 0.25)
+    f.hightech_share = np.clip(np.where(startup, 1.5 * prior_h * np.exp(0.3 * z_h), prior_h * np.exp(0.5 * z_h)),
+                               0.01, 0.95)
+    f.profit_margin = p.profit_margin_mean + p.profit_margin_sd * rng.standard_normal(n)
+    f.origin = origin.astype(f.origin.dtype)
+    f.ip = (origin == ORIGIN_SPINOFF).astype(f.ip.dtype)   # a spin-off is founded on an institute's result
+    f.incubator = incubator.astype(f.incubator.dtype)
+    f.incubated_since = np.where(incubator >= 0, model.year, -1).astype(f.incubated_since.dtype)
+    f.uid = model.next_uids(n)
+    fill_derived(model, f)
+    f.user_cost_ref = user_cost_of_rd(model, f, np.zeros(n, dtype=bool))
+    return f

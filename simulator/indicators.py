@@ -1,0 +1,169 @@
+"""Indicators: named pure functions of the model state, in one place.
+
+Each is computed from the agents every year (year = base year is the state
+before the first step); nothing is set directly. Functions are module-level
+(no lambdas) so they pickle for multiprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .model import RegionModel
+
+WAN_PER_YI = 1e4  # 1 亿元 = 10 000 万元 (DOMAIN.md, Money)
+
+
+def firm_value_added(model: RegionModel) -> float:
+    """Value added of modelled firms, 亿元."""
+    return float(model.firms.value_added.sum()) / WAN_PER_YI
+
+
+def gdp(model: RegionModel) -> float:
+    """Zone GDP, 亿元: firms' value added plus the explicit non-modelled part."""
+    return (float(model.firms.value_added.sum()) + model.other_gdp) / WAN_PER_YI
+
+
+def revenue(model: RegionModel) -> float:
+    """Operating revenue of all firms, 亿元."""
+    return float(model.firms.revenue.sum()) / WAN_PER_YI
+
+
+def rd_expenditure(model: RegionModel) -> float:
+    """R&D spending of firms, institutes and universities, 亿元."""
+    return (float(model.firms.rd.sum()) + model.institute_rd()) / WAN_PER_YI
+
+
+def rd_intensity(model: RegionModel) -> float:
+    """R&D expenditure of all performers / GDP, %."""
+    return 100.0 * rd_expenditure(model) / gdp(model)
+
+
+def hte_count(model: RegionModel) -> float:
+    """Firms holding an HTE certificate valid this year."""
+    return float(model.hte_valid_mask().sum())
+
+
+def hightech_output_share(model: RegionModel) -> float:
+    """High-tech output / gross output of industrial firms, %."""
+    f = model.firms
+    industrial = model.sector_industrial[f.sector].astype(float)
+    output = f.revenue * industrial
+    return 100.0 * float(np.dot(output, f.hightech_share) / output.sum())
+
+
+def tech_contract_value(model: RegionModel) -> float:
+    """Seller-side technology contracts registered in the zone (技术合同成交额), 亿元."""
+    return model.tech_contracts_sold() / WAN_PER_YI
+
+
+def tech_purchase_value(model: RegionModel) -> float:
+    """Buyer-side: technology bought by the zone's firms this year (吸纳), 亿元."""
+    return float(model.firms.tech_purchase.sum()) / WAN_PER_YI
+
+
+def tech_sme_count(model: RegionModel) -> float:
+    """Firms registered as tech SMEs this year."""
+    return float(model.firms.tech_sme.sum())
+
+
+def firm_count(model: RegionModel) -> float:
+    """Firms in the zone."""
+    return float(len(model.firms))
+
+
+def above_scale_count(model: RegionModel) -> float:
+    """规上 firms (revenue >= 2000 万元)."""
+    return float((model.firms.revenue >= model.params.above_scale_revenue).sum())
+
+
+def national_incubators(model: RegionModel) -> float:
+    """National-level incubation carriers."""
+    return float(sum(1 for c in model.incubators if c.level == "national"))
+
+
+def incubator_tenants(model: RegionModel) -> float:
+    """Firms hosted by incubation carriers."""
+    return float((model.firms.incubator >= 0).sum())
+
+
+def national_rd_institutions(model: RegionModel) -> float:
+    """National-level R&D institutions."""
+    return float(sum(1 for i in model.institutes if i.level == "national"))
+
+
+def little_giants(model: RegionModel) -> float:
+    """National 专精特新 little giants."""
+    return float(model.firms.little_giant.sum())
+
+
+def zjtx_count(model: RegionModel) -> float:
+    """Provincial 专精特新 firms (including little giants)."""
+    return float((model.firms.zjtx | model.firms.little_giant).sum())
+
+
+def hte_new_certifications(model: RegionModel) -> float:
+    """First HTE certifications granted this year."""
+    return float(model.year_stats.get("hte_first", 0))
+
+
+def hte_recertifications(model: RegionModel) -> float:
+    """HTE re-certifications granted this year."""
+    return float(model.year_stats.get("hte_renewed", 0))
+
+
+def subsidy_paid(model: RegionModel) -> float:
+    """Subsidies paid by all instruments this year, 万元."""
+    return model.government.paid_in(model.year)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """An indicator's function, unit and labels."""
+
+    func: Callable[[RegionModel], float]
+    unit: str
+    zh: str
+    en: str
+
+
+INDICATORS: dict[str, Indicator] = {
+    "gdp": Indicator(gdp, "亿元", "地区生产总值", "GDP"),
+    "revenue": Indicator(revenue, "亿元", "营业收入", "Operating revenue"),
+    "rd_intensity": Indicator(rd_intensity, "%", "R&D经费投入强度(占GDP)", "R&D intensity (share of GDP)"),
+    "hte_count": Indicator(hte_count, "家", "高新技术企业", "High-tech enterprises"),
+    "hightech_output_share": Indicator(hightech_output_share, "%", "高新技术产业产值比重",
+                                       "High-tech share of industrial output"),
+    "tech_contract_value": Indicator(tech_contract_value, "亿元", "技术合同成交额",
+                                     "Technology-contract turnover"),
+    "tech_sme_count": Indicator(tech_sme_count, "家", "科技型中小企业(入库)", "Registered tech SMEs"),
+    "firm_count": Indicator(firm_count, "家", "企业数", "Firms"),
+    "national_incubators": Indicator(national_incubators, "家", "国家级孵化载体", "National incubators"),
+    "national_rd_institutions": Indicator(national_rd_institutions, "个", "国家级研发机构",
+                                          "National R&D institutions"),
+    "little_giants": Indicator(little_giants, "家", "专精特新小巨人企业", "Little-giant firms"),
+    "subsidy_paid": Indicator(subsidy_paid, "万元", "当年补贴支出", "Subsidies paid this year"),
+    "rd_expenditure": Indicator(rd_expenditure, "亿元", "R&D经费", "R&D expenditure"),
+    "firm_value_added": Indicator(firm_value_added, "亿元", "企业增加值", "Value added of modelled firms"),
+    "tech_purchase_value": Indicator(tech_purchase_value, "亿元", "技术吸纳额", "Technology bought by firms"),
+    "above_scale_count": Indicator(above_scale_count, "家", "规上企业", "Firms above designated size"),
+    "incubator_tenants": Indicator(incubator_tenants, "家", "在孵企业", "Incubator tenants"),
+    "zjtx_count": Indicator(zjtx_count, "家", "专精特新企业", "专精特新 firms"),
+    "hte_new_certifications": Indicator(hte_new_certifications, "家", "首次认定高企",
+                                        "First HTE certifications"),
+    "hte_recertifications": Indicator(hte_recertifications, "家", "重新认定高企", "HTE re-certifications"),
+}
+
+
+def compute_all(model: RegionModel) -> dict[str, float]:
+    """Every indicator for the model's current year."""
+    values = {name: ind.func(model) for name, ind in INDICATORS.items()}
+    for name, value in values.items():
+        if not np.isfinite(value):
+            raise FloatingPointError(f"indicator {name} is {value} in year {model.year}")
+    return values

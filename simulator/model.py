@@ -1,0 +1,254 @@
+"""RegionModel: the Mesa model of one region, stepping one year at a time."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import firm_rules as rules
+from .agents import Government, Incubator, ResearchInstitute
+from .config import Region, Scenario, load_region
+from .errors import InputError, closest
+from .firms import FirmPopulation, FirmView
+from .indicators import INDICATORS, compute_all
+from .parameters import Parameters
+from .policies import Instrument
+from .population import assign_tenants, calibrate_contract_sales, synthesise_firms
+
+#: Named random streams, one per phase, spawned from ``model.rng``. Keeping
+#: phases on separate streams means a policy that changes how many draws one
+#: phase makes does not shift the random numbers of the others.
+STREAMS = ("population", "growth", "rd", "purchases", "certification", "registration",
+           "designation", "knowledge", "exit", "incubators", "institutes", "entry")
+
+
+class RegionModel(mesa.Model):
+    """Agent-based model of a region's innovation system.
+
+    Firms are arrays (:class:`~simulator.firms.FirmPopulation`, inspect one
+    with :meth:`firm`); incubators, institutes and the government are Mesa
+    agents. At construction the model holds the base-year state, whose
+    indicators equal the region's published baseline.
+
+    Args:
+        region: a validated :class:`~simulator.config.Region`.
+        params: behavioural and national-rule parameters (defaults if None).
+        instruments: policy instruments the government pays.
+        seed: integer seed or ``numpy.random.SeedSequence``; all randomness derives from it.
+        horizon: last simulated year.
+        region_path: file the region came from (for error messages).
+
+    Example:
+        >>> from simulator import RegionModel
+        >>> m = RegionModel.from_files("scenarios/regions/qiqihar_zone.yaml", seed=1)  # doctest: +SKIP
+        >>> m.run()                                                                      # doctest: +SKIP
+        >>> m.indicators().query("year == 2025")                                         # doctest: +SKIP
+    """
+
+    def __init__(self, region: Region, params: Parameters | None = None,
+                 instruments: list[Instrument] | None = None, seed: int | np.random.SeedSequence = 0,
+                 horizon: int = 2035, region_path: str | Path = "<region>") -> None:
+        super().__init__(rng=seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
+        self.region = region
+        self.region_path = str(region_path)
+        self.params = params or Parameters.defaults()
+        self.base_year = region.base_year
+        self.year = region.base_year
+        self.horizon = horizon
+        if horizon < self.base_year:
+            raise InputError(region_path, "horizon", "must not precede the base year", value=horizon,
+                             allowed=f">= {self.base_year}")
+        self.streams = dict(zip(STREAMS, self.rng.spawn(len(STREAMS)), strict=False))
+        self._next_uid = 0
+        self.year_stats: dict[str, int] = {}
+        self.records: list[dict[str, float]] = []
+        self._entry_requests: list[tuple[int, int, int]] = []
+
+        sectors = region.sectors
+        self.sectors = sectors
+        self.sector_firm_share = np.array([s.firm_share for s in sectors])
+        self.sector_size = np.array([s.size for s in sectors])
+        self.sector_va_ratio = np.array([s.va_ratio for s in sectors])
+        self.sector_industrial = np.array([s.industrial for s in sectors])
+        self.sector_hightech_prior = np.array([s.hightech_prior for s in sectors])
+        self.sector_rd_prior = np.array([s.rd_prior for s in sectors])
+        self.rd_active_share = region.pop("rd_active_share")
+        self.local_purchase_share = region.pop("local_purchase_share")
+        self.other_gdp = 0.0
+        self.va_scale = 1.0
+
+        self.government = Government(self, instruments or [])
+        self.institutes = self._build_institutes()
+        self.incubators = [Incubator(self, i, c.kind, c.level, c.capacity, c.graduates)
+                           for i, c in enumerate(c for c in region.incubators.carriers for _ in range(c.count))]
+        rng = self.streams["population"]
+        self.firms: FirmPopulation = synthesise_firms(self, rng)
+        self.hte_pursuing = np.zeros(len(self.firms), dtype=bool)
+        assign_tenants(self, rng)
+        rules.register_tech_smes(self, rng)
+        rules.buy_technology(self, rng)     # base-year purchases (policies of later years inactive)
+        calibrate_contract_sales(self)
+        self._record()
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_files(cls, region_file: str | Path, *, seed: int = 0, horizon: int = 2035,
+                   parameters: dict | None = None, policies: dict | None = None) -> RegionModel:
+        """Build a model from a region file with its policy catalogues (for notebooks).
+
+        Args:
+            region_file: path to ``scenarios/regions/<id>.yaml``.
+            seed: random seed.
+            horizon: last simulated year.
+            parameters: parameter overrides (name -> value).
+            policies: instrument settings (id -> dict with enabled/scale/start_year/end_year/params).
+        """
+        from .runner import build_instruments
+        region_file = Path(region_file)
+        region = load_region(region_file)
+        params = Parameters.defaults().with_overrides(parameters, str(region_file))
+        scenario = Scenario(name="notebook", region=region.id, horizon=horizon, seed=seed,
+                            policies=policies or {})
+        instruments = build_instruments(region, scenario, region_file.parent.parent / "policies",
+                                        str(region_file))
+        return cls(region, params, instruments, seed=seed, horizon=horizon, region_path=region_file)
+
+    def _build_institutes(self) -> list[ResearchInstitute]:
+        members = [m for m in self.region.institutes.members for _ in range(m.count)]
+        if not members:
+            return []
+        total = (self.region.pop("institute_rd_share") * self.region.base("rd_intensity") / 100.0
+                 * self.region.base("gdp") * 1e4)
+        weights = np.array([m.rd_weight for m in members])
+        return [ResearchInstitute(self, i, m.kind, m.level, total * w / weights.sum())
+                for i, (m, w) in enumerate(zip(members, weights, strict=False))]
+
+    def next_uids(self, n: int) -> np.ndarray:
+        """Reserve ``n`` new unique firm ids."""
+        uids = np.arange(self._next_uid, self._next_uid + n, dtype=np.int64)
+        self._next_uid += n
+        return uids
+
+    def request_entry(self, n: int, origin: int, incubator: int = -1) -> None:
+        """Ask for ``n`` new firms of an origin (created together by :meth:`admit_entrants`)."""
+        self._entry_requests.append((n, origin, incubator))
+
+    def admit_entrants(self, rng: np.random.Generator) -> int:
+        """Create every firm requested this year in one batch; return how many."""
+        if not self._entry_requests:
+            return 0
+        counts = [n for n, _, _ in self._entry_requests]
+        origin = np.repeat([o for _, o, _ in self._entry_requests], counts)
+        incubator = np.repeat([i for _, _, i in self._entry_requests], counts)
+        self._entry_requests = []
+        self.firms.append(rules.make_firms(self, origin, incubator, rng))
+        self.hte_pursuing = np.concatenate([self.hte_pursuing, np.zeros(len(origin), dtype=bool)])
+        return len(origin)
+
+    # ------------------------------------------------------------ stepping
+    def step(self) -> None:
+        """Advance one year. Phases, in order:
+
+        1. ``open_year`` - year += 1; firms age; histories shift; institutes' yearly sales reset.
+        2. ``grow`` - firm revenue grows with knowledge (:func:`firm_rules.grow`).
+        3. ``set_rd_budgets`` - R&D from its after-tax cost; firms near the HTE
+           thresholds weigh award + tax gain against the extra R&D (bunching).
+        4. ``buy_technology`` - purchases from universities/institutes; purchase subsidy paid.
+        5. ``certify_hte`` - eligible pursuing firms apply; review; certification awards paid.
+        6. ``register_tech_smes`` and ``designate_zjtx`` - yearly registrations and listings.
+        7. ``accumulate_knowledge`` - knowledge, IP, high-tech share, S&T staff.
+        8. ``exit_firms`` - exits by the age-hazard table.
+        9. institutes then incubators ``step`` (research, spin-offs, graduation, upgrades, intake).
+        10. ``attract_firms`` - firms moving in from outside.
+        11. ``admit_entrants`` - every firm requested in 9-10 is created in one batch.
+        12. ``_record`` - indicators of the year.
+        """
+        if self.year >= self.horizon:
+            raise RuntimeError(f"the model is already at its horizon {self.horizon}")
+        self._open_year()
+        s = self.streams
+        rules.grow(self, s["growth"])
+        rules.set_rd_budgets(self, s["rd"])
+        rules.buy_technology(self, s["purchases"])
+        rules.certify_hte(self, s["certification"])
+        rules.register_tech_smes(self, s["registration"])
+        rules.designate_zjtx(self, s["designation"])
+        rules.accumulate_knowledge(self, s["knowledge"])
+        rules.exit_firms(self, s["exit"])
+        for inst in self.institutes:
+            inst.step()
+        for inc in self.incubators:
+            inc.step()
+        rules.attract_firms(self, s["entry"])
+        self.admit_entrants(s["entry"])
+        self.other_gdp *= 1.0 + self.params.other_gdp_growth
+        self._record()
+
+    def _open_year(self) -> None:
+        self.year += 1
+        self.year_stats = {}
+        self.firms.age += 1
+        self.firms.shift_history()
+        for inst in self.institutes:
+            inst.local_sales = 0.0
+
+    def run(self, until: int | None = None) -> RegionModel:
+        """Step to ``until`` (default: the horizon); returns self for chaining."""
+        until = self.horizon if until is None else min(until, self.horizon)
+        while self.year < until:
+            self.step()
+        return self
+
+    def _record(self) -> None:
+        self.records.append({"year": self.year, **compute_all(self)})
+
+    # ------------------------------------------------------------ state queries
+    def hte_valid_mask(self) -> np.ndarray:
+        """Firms holding a certificate valid this year (granted within the last 3 years)."""
+        g = self.firms.hte_grant_year
+        return (g >= 0) & (g <= self.year) & (self.year < g + self.params.hte_validity_years)
+
+    def institute_rd(self) -> float:
+        """R&D of institutes and universities this year, 万元."""
+        return float(sum(i.rd for i in self.institutes))
+
+    def tech_contracts_sold(self) -> float:
+        """Seller-side technology contracts of the zone this year, 万元."""
+        return float(sum(i.contracts_sold for i in self.institutes))
+
+    def firm(self, index: int) -> FirmView:
+        """One firm by row index, as an object (reads and writes the arrays)."""
+        return FirmView(self, index)
+
+    def firm_by_uid(self, uid: int) -> FirmView:
+        """One firm by its stable unique id."""
+        rows = np.flatnonzero(self.firms.uid == uid)
+        if rows.size == 0:
+            raise KeyError(f"no firm with uid {uid} in {self.year} (it may have exited)")
+        return FirmView(self, int(rows[0]))
+
+    def firms_frame(self) -> pd.DataFrame:
+        """All firms this year as a DataFrame."""
+        df = self.firms.to_frame()
+        df["sector_name"] = [self.sectors[s].id for s in df["sector"]]
+        df["hte_valid"] = self.hte_valid_mask()
+        return df
+
+    def indicators(self, variant: str = "base", replicate: int = 0) -> pd.DataFrame:
+        """Tidy table of every indicator and year so far: variant, replicate, year, indicator, value."""
+        wide = pd.DataFrame(self.records)
+        tidy = wide.melt(id_vars="year", var_name="indicator", value_name="value")
+        tidy.insert(0, "replicate", replicate)
+        tidy.insert(0, "variant", variant)
+        order = {name: k for k, name in enumerate(INDICATORS)}
+        return (tidy.sort_values(["year", "indicator"], key=lambda c: c.map(order) if c.name == "indicator" else c)
+                .reset_index(drop=True))
+
+    def indicator(self, name: str) -> pd.Series:
+        """One indicator by year."""
+        if name not in INDICATORS:
+            raise KeyError(f"unknown indicator {name!r}{closest(name, INDICATORS)}")
+        return pd.DataFrame(self.records).set_index("year")[name]

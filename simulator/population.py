@@ -1,0 +1,200 @@
+"""Synthetic base-year population built so that the model's own aggregates equal the baseline.
+
+The documents give aggregates only (revenue, GDP, R&D/GDP, HTE count,
+high-tech share, ...). Individual firms are drawn from distributions whose
+shapes are region-file assumptions, then one free scale per aggregate is
+solved so that, before the first step, the indicators of
+:mod:`simulator.indicators` reproduce the baseline:
+
+=====================  ===============================================================
+aggregate              how it is matched
+=====================  ===============================================================
+revenue                log-normal revenues rescaled to the total
+GDP                    one value-added scale on sector VA ratios + explicit non-firm share
+HTE count              exactly ``hte_count`` firms hold a certificate, grant years by shares
+R&D / GDP              HTEs at their thresholds (bunching); institutes' share; the rest
+                       of firms' R&D propensities rescaled
+high-tech share        non-HTE industrial firms' shares scaled (root-finding, capped 95 %)
+tech contracts         institutes' sales to outside buyers set to the baseline minus
+                       the base-year sales to zone firms
+counts                 national incubators / R&D institutions and little giants assigned
+=====================  ===============================================================
+
+An inconsistent baseline (e.g. more R&D needed by HTEs alone than the
+region's R&D/GDP allows) raises :class:`~simulator.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy.optimize import brentq
+
+from .errors import InputError
+from .firm_rules import fill_derived, hte_rd_threshold, user_cost_of_rd
+from .firms import FirmPopulation
+from .indicators import WAN_PER_YI
+
+if TYPE_CHECKING:
+    from .model import RegionModel
+
+HIGHTECH_CAP = 0.95
+
+
+def _largest_remainder(total: int, shares: dict) -> dict:
+    keys = sorted(shares)
+    raw = np.array([shares[k] for k in keys], dtype=float)
+    raw = raw / raw.sum() * total
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts))[: total - counts.sum()]:
+        counts[i] += 1
+    return dict(zip(keys, counts.tolist(), strict=False))
+
+
+def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopulation:
+    """Draw the base-year firms of ``model.region`` (see module docstring)."""
+    region, p, year = model.region, model.params, model.year
+    src = model.region_path
+    n = int(region.pop("n_firms"))
+    f = FirmPopulation(n)
+    f.uid = model.next_uids(n)
+    shares = model.sector_firm_share
+    f.sector = rng.choice(len(shares), size=n, p=shares).astype(f.sector.dtype)
+
+    # revenue: log-normal around sector sizes, rescaled to the total (万元)
+    raw = model.sector_size[f.sector] * np.exp(region.pop("revenue_sigma") * rng.standard_normal(n))
+    f.revenue = raw * (region.base("revenue") * WAN_PER_YI / raw.sum())
+    rank = np.argsort(np.argsort(f.revenue)) / max(n - 1, 1)
+    lo, hi = region.pop("age_mean")
+    f.age = (1 + np.floor(rng.exponential(lo + (hi - lo) * rank))).astype(f.age.dtype)
+    f.profit_margin = p.profit_margin_mean + p.profit_margin_sd * rng.standard_normal(n)
+
+    # certified firms (exactly hte_count), R&D bunched just above their threshold
+    n_hte = int(region.base("hte_count"))
+    rmin, rmax = region.pop("hte_revenue_range")
+    pool = np.flatnonzero((f.revenue >= rmin) & (f.revenue <= rmax) & (f.age >= p.hte_min_age)
+                          & (model.sector_hightech_prior[f.sector] >= 0.1))
+    if pool.size < n_hte:
+        raise InputError(src, "population.hte_revenue_range",
+                         f"only {pool.size} firms can hold the {n_hte} baseline HTE certificates",
+                         value=[rmin, rmax], allowed="a wider revenue range or more firms")
+    w = model.sector_rd_prior[f.sector[pool]]
+    hte = rng.choice(pool, size=n_hte, replace=False, p=w / w.sum())
+    is_hte = np.zeros(n, dtype=bool)
+    is_hte[hte] = True
+    grants = _largest_remainder(n_hte, {int(k): v for k, v in region.pop("hte_grant_year_shares").items()})
+    f.hte_grant_year[hte] = rng.permutation(np.repeat(list(grants), list(grants.values())))
+    f.hte_ever[hte] = True
+    f.rd_propensity[hte] = (hte_rd_threshold(f.revenue[hte], p)
+                            + p.hte_bunching_margin * rng.exponential(1.0, n_hte))
+    f.hightech_share[hte] = rng.uniform(p.hte_min_hightech_share, HIGHTECH_CAP, n_hte)
+    f.ip[hte] = 1 + rng.poisson(3.0, n_hte)
+
+    # listed firms (little giants, 专精特新) hold R&D of at least the listing criterion
+    listed = _assign_designations(model, f, is_hte, rng)
+    fixed = is_hte | listed
+
+    # everyone else's R&D: sector priors, half do none, rescaled to close the R&D total
+    rest = ~fixed
+    active = rng.random(n) < region.pop("rd_active_share")
+    base_rho = model.sector_rd_prior[f.sector] * np.exp(0.8 * rng.standard_normal(n)) * active
+    gdp_wan = region.base("gdp") * WAN_PER_YI
+    rd_total = region.base("rd_intensity") / 100.0 * gdp_wan
+    firm_rd = (1.0 - region.pop("institute_rd_share")) * rd_total
+    fixed_rd = float((f.rd_propensity[fixed] * f.revenue[fixed]).sum())
+    if fixed_rd >= firm_rd:
+        raise InputError(src, "baseline.rd_intensity",
+                         f"the certified and listed firms alone need {fixed_rd / WAN_PER_YI:.2f} 亿元 of R&D, "
+                         f"more than firms' {firm_rd / WAN_PER_YI:.2f} 亿元 share of R&D/GDP",
+                         allowed="a lower population.hte_revenue_range or institute_rd_share")
+    rho = base_rho[rest]
+    for _ in range(20):   # rescale, cap at 25 %, repeat until the total holds
+        rho = np.minimum(rho * (firm_rd - fixed_rd) / max((rho * f.revenue[rest]).sum(), 1e-12), 0.25)
+    f.rd_propensity[rest] = rho
+
+    # high-tech share: HTEs fixed, others scaled so the industrial aggregate matches
+    rest = ~is_hte
+    prior = model.sector_hightech_prior[f.sector[rest]] * np.exp(0.6 * rng.standard_normal(rest.sum()))
+    industrial = model.sector_industrial[f.sector]
+    target = region.base("hightech_output_share") / 100.0
+
+    def gap(m: float) -> float:
+        h = f.hightech_share.copy()
+        h[rest] = np.clip(m * prior, 0.0, HIGHTECH_CAP)
+        return float((f.revenue * h)[industrial].sum() / f.revenue[industrial].sum()) - target
+
+    if gap(0.0) > 0 or gap(1e4) < 0:
+        raise InputError(src, "baseline.hightech_output_share", "cannot be reached by the synthetic firms",
+                         value=target * 100, allowed="a share the firms' sectors can carry")
+    m = brentq(gap, 0.0, 1e4, xtol=1e-12)
+    f.hightech_share[rest] = np.clip(m * prior, 0.0, HIGHTECH_CAP)
+
+    # value added: sector ratios x one scale so firms carry GDP minus the explicit other part
+    va_raw = model.sector_va_ratio[f.sector] * f.revenue
+    model.other_gdp = region.pop("other_gdp_share") * gdp_wan
+    model.va_scale = (gdp_wan - model.other_gdp) / va_raw.sum()
+    fill_derived(model, f)
+    f.knowledge = f.real_rd / (p.knowledge_depreciation + p.base_growth)   # steady state
+    f.ip[rest] = rng.poisson(np.minimum(p.ip_per_rd * f.knowledge[rest], 50.0))
+    valid = is_hte & (f.hte_grant_year + p.hte_validity_years > year)
+    f.user_cost_ref = user_cost_of_rd(model, f, valid)
+    return f
+
+
+def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarray,
+                         rng: np.random.Generator) -> np.ndarray:
+    """Little giants and 专精特新 firms of the base year; return the mask of listed firms.
+
+    They are drawn among SMEs large enough for the listing (HTEs ten times as
+    likely) and given at least the listing's R&D intensity.
+    """
+    region, p, src = model.region, model.params, model.region_path
+    sme = f.revenue / p.revenue_per_employee <= 1000
+    n_lg = int(region.base("little_giants"))
+    lg_pool = np.flatnonzero(sme & (f.revenue >= p.little_giant_min_revenue))
+    if lg_pool.size < n_lg:
+        raise InputError(src, "baseline.little_giants", f"only {lg_pool.size} firms are large enough",
+                         value=n_lg, allowed=f"at most {lg_pool.size}")
+    w = np.where(is_hte[lg_pool], 10.0, 1.0)
+    lg = rng.choice(lg_pool, size=n_lg, replace=False, p=w / w.sum())
+    f.little_giant[lg] = True
+    f.zjtx[lg] = True
+    n_z = int(region.pop("zjtx_firms"))
+    z_pool = np.flatnonzero(sme & (f.revenue >= p.zjtx_min_revenue) & ~f.zjtx)
+    w = np.where(is_hte[z_pool], 10.0, 1.0)
+    f.zjtx[rng.choice(z_pool, size=min(n_z, z_pool.size), replace=False, p=w / w.sum())] = True
+    listed = f.zjtx.copy()
+    floor = p.zjtx_min_rd_intensity + p.hte_bunching_margin * rng.exponential(1.0, listed.sum())
+    f.rd_propensity[listed] = np.maximum(f.rd_propensity[listed], floor)
+    return listed
+
+
+def assign_tenants(model: RegionModel, rng: np.random.Generator) -> None:
+    """Place young, small, non-service firms in the carriers up to their base-year occupancy."""
+    f, year = model.firms, model.year
+    occupancy = model.region.pop("incubator_occupancy")
+    young_small = (f.age <= 3) & (f.revenue <= 500)
+    tech = model.sector_industrial[f.sector] | (model.sector_rd_prior[f.sector] >= 0.01)
+    pool = np.flatnonzero(young_small & tech)
+    pool = rng.permutation(pool)
+    start = 0
+    for inc in model.incubators:
+        k = min(int(round(occupancy * inc.capacity)), pool.size - start)
+        chosen = pool[start:start + k]
+        f.incubator[chosen] = inc.index
+        f.incubated_since[chosen] = year - f.age[chosen]
+        start += k
+
+
+def calibrate_contract_sales(model: RegionModel) -> None:
+    """Set institutes' sales to outside buyers so base-year seller-side contracts match the baseline."""
+    target = model.region.base("tech_contract_value") * WAN_PER_YI
+    local = sum(i.local_sales for i in model.institutes)
+    if local > target:
+        raise InputError(model.region_path, "baseline.tech_contract_value",
+                         f"zone firms already buy {local / WAN_PER_YI:.2f} 亿元 from zone institutes",
+                         value=target / WAN_PER_YI, allowed="a larger value or lower local_purchase_share")
+    weights = np.array([i.knowledge for i in model.institutes])
+    for inst, w in zip(model.institutes, weights / weights.sum(), strict=False):
+        inst.external_sales = (target - local) * w
