@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InputError, closest
 from .indicators import INDICATORS
@@ -162,26 +162,56 @@ class Region(Strict):
 
 
 # ------------------------------------------------------------ policy catalogue
-class InstrumentSpec(Strict):
-    """One instrument as transcribed from a document."""
+TARGET_GROUPS = ("firms", "incubators", "institutes", "talent", "inventors", "alliances", "zone", "all")
 
-    id: str
+
+class InstrumentSpec(Strict):
+    """One quantified instrument as transcribed from a document.
+
+    ``type`` is the instrument family (``simulator.policies.INSTRUMENT_TYPES`` for those
+    the model pays). Entries with ``modelled: false`` are listed by ``innosim policies``
+    with the reason, and not paid.
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
     type: str
+    modelled: bool = True
+    not_modelled_because: str = ""
     clause: str
-    quote: str
-    targets: str
+    quote: str = Field(min_length=4)
+    targets: Literal[TARGET_GROUPS]  # type: ignore[valid-type]
     trigger: str
+    rule: str = ""
+    payer: str | None = None
     start_year: int | None = None
     end_year: int | None = None
-    params: dict[str, float | str]
+    params: dict[str, float | str | list[float]] = {}
     reading: str = ""
+
+    @model_validator(mode="after")
+    def _reason_when_not_modelled(self) -> InstrumentSpec:
+        if not self.modelled and not self.not_modelled_because:
+            raise ValueError(f"{self.id}: not_modelled_because is required when modelled is false")
+        return self
 
 
 class Catalogue(Strict):
+    """A policy catalogue file: the quantified instruments of one seed document."""
+
     document: str
-    issued: dt.date
+    title: str = ""
+    issued: dt.date | None = None
     payer: str
     instruments: list[InstrumentSpec]
+
+    @field_validator("instruments")
+    @classmethod
+    def _unique_ids(cls, v: list[InstrumentSpec]) -> list[InstrumentSpec]:
+        ids = [i.id for i in v]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate instrument ids {dupes}")
+        return v
 
 
 # ---------------------------------------------------------------- scenario file

@@ -65,8 +65,10 @@ def build_instruments(region: Region, scenario: Scenario, policies_dir: Path, or
         catalogue = load_catalogue(path)
         for spec in catalogue.instruments:
             known.append(spec.id)
+            if not spec.modelled:
+                continue
             instruments.append(build_instrument(spec, scenario.policies.get(spec.id), origin, str(path),
-                                                catalogue.payer))
+                                                spec.payer or catalogue.payer))
     for key in scenario.policies:
         if key not in known:
             raise InputError(origin, f"policies.{key}", "unknown instrument" + closest(key, known),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.conftest import prepared_with
+from tests.helpers import prepared_with
 
 SEEDS = range(8)
 

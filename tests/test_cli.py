@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
-from tests.conftest import QIQIHAR, SCENARIOS
+from tests.helpers import QIQIHAR, SCENARIOS
 
 
 @pytest.fixture()

@@ -10,7 +10,7 @@ from simulator.agents import Government, Incubator, ResearchInstitute
 from simulator.firms import FIELDS
 from simulator.indicators import INDICATORS
 from simulator.parameters import Parameters, parameter_specs
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 pytestmark = pytest.mark.core
 

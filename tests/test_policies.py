@@ -8,7 +8,7 @@ import pytest
 from simulator.config import InstrumentSetting, load_catalogue
 from simulator.errors import InputError
 from simulator.policies import Event, build_instrument
-from tests.conftest import SCENARIOS
+from tests.helpers import SCENARIOS
 
 pytestmark = pytest.mark.core
 CATALOGUE = SCENARIOS / "policies" / "000_qiqihar.yaml"
