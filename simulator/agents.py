@@ -61,10 +61,16 @@ class Incubator(mesa.Agent):
         self.graduates += n
         return n
 
+    def _recognition(self, level: str) -> Event:
+        return Event("carrier_recognised", agents=np.array([self.unique_id]), level=np.array([level]),
+                     kind=np.array([self.kind]))
+
     def consider_upgrade(self, rng: np.random.Generator, tenants: int) -> None:
         """Move up one level when the next level's criteria hold and the yearly evaluation passes.
 
-        National criteria: >= 50 tenants and >= 20 graduates (国科发区〔2018〕300号).
+        National criteria: >= 50 tenants and >= 20 graduates (国科发区〔2018〕300号). An award
+        for the next level makes the operator try harder (probability x (1 + response x award / 100 万元))
+        and, when paid, funds new places (``incubator_places_per_wan``).
         """
         p = self.model.params
         if self.level == "national":
@@ -75,8 +81,19 @@ class Incubator(mesa.Agent):
         else:
             ok = tenants >= p.national_incubator_min_tenants and \
                 self.graduates >= p.national_incubator_min_graduates
-        if ok and rng.random() < p.incubator_upgrade_prob:
-            self.level = LEVELS[LEVELS.index(self.level) + 1]
+        u = rng.random()
+        if not ok:
+            return
+        target = LEVELS[LEVELS.index(self.level) + 1]
+        gov = self.model.government
+        expected = float(gov.expected_payment(self._recognition(target))[0])
+        if u < min(p.incubator_upgrade_prob * (1.0 + p.incubator_award_response * expected / 100.0), 1.0):
+            self.level = target
+            self.receive_award(float(gov.pay(self._recognition(target))[0]))
+
+    def receive_award(self, amount: float) -> None:
+        """Spend an award on space: ``incubator_places_per_wan`` places per 万元."""
+        self.capacity += int(round(amount * self.model.params.incubator_places_per_wan))
 
     def admit_startups(self, rng: np.random.Generator, tenants: int) -> int:
         """Admit new start-ups, about ``incubator_intake_rate`` x capacity a year, up to the free places."""
@@ -144,11 +161,29 @@ class ResearchInstitute(mesa.Agent):
             self.spinoffs += n
         return n
 
+    def _event(self, trigger: str, level: str) -> Event:
+        return Event(trigger, agents=np.array([self.unique_id]), level=np.array([level]),
+                     kind=np.array([self.kind]))
+
     def consider_upgrade(self, rng: np.random.Generator) -> None:
-        """A provincial R&D institution may be recognised at national level."""
-        if self.level == "provincial" and self.kind != "university" and \
-                rng.random() < self.model.params.institute_upgrade_prob:
-            self.level = "national"
+        """An R&D institution (not a university) may be recognised one level up.
+
+        Probability ``institute_upgrade_prob`` x (1 + response x expected award / 100 万元). On
+        upgrade the government pays the upgrade top-up where an instrument offers one (004 三.2
+        "升级 ... 追加资助" brings the total to the higher level's award), otherwise the
+        recognition award of the new level.
+        """
+        u = rng.random()
+        if self.kind == "university" or self.level == "national":
+            return
+        p, gov = self.model.params, self.model.government
+        target = LEVELS[LEVELS.index(self.level) + 1]
+        top_up = float(gov.expected_payment(self._event("institute_upgraded", target))[0])
+        trigger = "institute_upgraded" if top_up > 0 else "institute_recognised"
+        expected = top_up if top_up > 0 else float(gov.expected_payment(self._event(trigger, target))[0])
+        if u < min(p.institute_upgrade_prob * (1.0 + p.institute_award_response * expected / 100.0), 1.0):
+            self.level = target
+            gov.pay(self._event(trigger, target))
 
     def step(self) -> None:
         rng = self.model.streams["institutes"]
@@ -173,8 +208,9 @@ class Government(mesa.Agent):
     def __init__(self, model: RegionModel, instruments: list[Instrument]) -> None:
         super().__init__(model)
         self.instruments = list(instruments)
-        self._ledger: list[tuple[int, str, str, np.ndarray, np.ndarray]] = []
+        self._ledger: list[tuple[int, str, str, str, np.ndarray, np.ndarray]] = []
         self._paid: dict[int, float] = {}
+        self._paid_by: dict[tuple[int, str], float] = {}
 
     def active(self, trigger: str) -> list[Instrument]:
         """Instruments responding to ``trigger`` in the model's current year."""
@@ -183,22 +219,37 @@ class Government(mesa.Agent):
 
     def expected_payment(self, event: Event) -> np.ndarray:
         """What firms would receive for ``event`` under this year's rules (万元 each)."""
-        total = np.zeros(len(event.firms))
+        total = np.zeros(len(event))
         for inst in self.active(event.trigger):
             total += inst.amount(event)
         return total
 
     def pay(self, event: Event) -> np.ndarray:
-        """Pay every active instrument for ``event``; record and return the amounts (万元 each)."""
-        total = np.zeros(len(event.firms))
+        """Pay every active instrument for ``event``; record and return the amounts (万元 each).
+
+        An instrument with an annual ``budget`` pays claims in the order the
+        phases raise them; a batch that would exceed what is left is paid
+        pro rata (every claimant gets the same share of its claim).
+        """
+        total = np.zeros(len(event))
         year = self.model.year
-        uids = self.model.firms.uid[event.firms]
+        if event.agents is not None:
+            kind, ids = "agent", np.asarray(event.agents)
+        else:
+            kind, ids = "firm", self.model.firms.uid[event.firms]
         for inst in self.active(event.trigger):
             amounts = inst.amount(event)
+            if inst.budget is not None:
+                left = max(inst.budget - self._paid_by.get((year, inst.id), 0.0), 0.0)
+                due = float(amounts.sum())
+                if due > left:
+                    amounts = amounts * (left / due)
             paid = amounts > 0
             if paid.any():
-                self._ledger.append((year, inst.id, inst.payer, uids[paid], amounts[paid]))
-                self._paid[year] = self._paid.get(year, 0.0) + float(amounts[paid].sum())
+                self._ledger.append((year, inst.id, inst.payer, kind, ids[paid], amounts[paid]))
+                value = float(amounts[paid].sum())
+                self._paid[year] = self._paid.get(year, 0.0) + value
+                self._paid_by[(year, inst.id)] = self._paid_by.get((year, inst.id), 0.0) + value
             total += amounts
         return total
 
@@ -207,11 +258,52 @@ class Government(mesa.Agent):
         return self._paid.get(year, 0.0)
 
     def payments(self) -> pd.DataFrame:
-        """Every recorded payment: year, instrument, payer, recipient firm uid, amount (万元)."""
+        """Every recorded payment: year, instrument, payer, recipient type (firm/agent), recipient id, amount (万元).
+
+        Firm recipients are identified by ``uid``, incubators and institutes by their Mesa ``unique_id``.
+        """
+        columns = ["year", "instrument", "payer", "recipient_type", "recipient", "amount"]
         if not self._ledger:
-            return pd.DataFrame({"year": pd.Series(dtype=int), "instrument": pd.Series(dtype=str),
-                                 "payer": pd.Series(dtype=str), "recipient_uid": pd.Series(dtype=int),
-                                 "amount": pd.Series(dtype=float)})
-        frames = [pd.DataFrame({"year": y, "instrument": i, "payer": p, "recipient_uid": u, "amount": a})
-                  for y, i, p, u, a in self._ledger]
+            return pd.DataFrame({c: pd.Series(dtype=float if c == "amount" else object) for c in columns})
+        frames = [pd.DataFrame({"year": y, "instrument": i, "payer": p, "recipient_type": k, "recipient": r,
+                                "amount": a}) for y, i, p, k, r, a in self._ledger]
         return pd.concat(frames, ignore_index=True)
+
+
+def found_carriers(model: RegionModel, rng: np.random.Generator) -> int:
+    """New municipal incubation carriers: ``carrier_founding_rate`` per existing carrier a year,
+    raised by the award for a new municipal carrier (x (1 + response x award / 100 万元)), which is paid."""
+    p, gov = model.params, model.government
+    kinds = rng.choice(np.array(["incubator", "maker_space"]), size=1)
+    probe = Event("carrier_recognised", agents=np.array([-1]), level=np.array(["municipal"]), kind=kinds)
+    expected = float(gov.expected_payment(probe)[0])
+    rate = p.carrier_founding_rate * len(model.incubators) * (1.0 + p.incubator_award_response * expected / 100.0)
+    n = int(rng.poisson(rate))
+    for _ in range(n):
+        kind = str(rng.choice(["incubator", "maker_space"]))
+        inc = Incubator(model, len(model.incubators), kind, "municipal", int(p.new_carrier_capacity), 0)
+        model.incubators.append(inc)
+        inc.receive_award(float(gov.pay(inc._recognition("municipal"))[0]))
+    return n
+
+
+def found_institutes(model: RegionModel, rng: np.random.Generator) -> int:
+    """New municipal R&D institutions: ``institute_founding_rate`` per existing one a year, raised by
+    the recognition award (x (1 + response x award / 100 万元)), which is paid. A share
+    ``new_type_share`` are new-type R&D institutions."""
+    p, gov = model.params, model.government
+    candidates = [i for i in model.institutes if i.kind != "university"]
+    if not candidates:
+        return 0
+    kinds = np.array(["new_type_rd_institution", "research_institute"])
+    probe = Event("institute_recognised", agents=np.array([-1, -1]), level=np.array(["municipal"] * 2), kind=kinds)
+    expected = float(np.dot(gov.expected_payment(probe), [p.new_type_share, 1.0 - p.new_type_share]))
+    rate = p.institute_founding_rate * len(candidates) * (1.0 + p.institute_award_response * expected / 100.0)
+    n = int(rng.poisson(rate))
+    rd = float(np.median([i.rd for i in candidates]))
+    for _ in range(n):
+        kind = str(kinds[0] if rng.random() < p.new_type_share else kinds[1])
+        inst = ResearchInstitute(model, len(model.institutes), kind, "municipal", 0.5 * rd)
+        model.institutes.append(inst)
+        gov.pay(inst._event("institute_recognised", "municipal"))
+    return n

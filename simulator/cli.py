@@ -1,4 +1,4 @@
-"""Command line: ``innosim run``, ``innosim parameters``.
+"""Command line: ``innosim run``, ``innosim policies``, ``innosim parameters``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback).
@@ -46,6 +46,24 @@ def _cmd_parameters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_policies(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .catalogue import catalogue_table
+
+    table = catalogue_table(args.scenarios, args.region)
+    if args.format == "csv":
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    for r in table.itertuples():
+        years = f"{'…' if pd.isna(r.start_year) else r.start_year}–{'…' if pd.isna(r.end_year) else r.end_year}"
+        print(f"{r.id}  [{r.regions or '-'}]  {r.document[:3]} {r.clause}  → {r.targets}  {years}\n"
+              f"    {r.type}: {r.rule}\n    {r.status}")
+    modelled = (table["status"] == "modelled").sum()
+    print(f"{len(table)} instruments, {modelled} modelled")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="innosim", description="Regional innovation scenario simulator.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -59,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=("zh", "en"), default="zh", help="chart labels: Chinese (default) or English")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_cmd_run)
+    pol = sub.add_parser("policies", help="list the policy catalogue: clause, amount rule, modelled or not")
+    pol.add_argument("--region", help="only the catalogues a region uses (e.g. qiqihar_zone)")
+    pol.add_argument("--format", choices=("table", "csv"), default="table")
+    pol.add_argument("--scenarios", default="scenarios", help="scenarios folder (default ./scenarios)")
+    pol.set_defaults(func=_cmd_policies)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)
     return parser

@@ -216,10 +216,16 @@ class Catalogue(Strict):
 
 # ---------------------------------------------------------------- scenario file
 class InstrumentSetting(Strict):
-    """A scenario's setting for one catalogue instrument."""
+    """A scenario's setting for one catalogue instrument.
+
+    ``budget`` (万元 a year, optional) caps what the instrument pays in a year;
+    when claims exceed it every claimant gets the same share of its claim
+    (pro-rata rationing).
+    """
 
     enabled: bool = True
     scale: float = Field(default=1.0, ge=0)
+    budget: float | None = Field(default=None, ge=0)
     start_year: int | None = None
     end_year: int | None = None
     params: dict[str, float] = {}

@@ -210,12 +210,25 @@ def certify_hte(model: RegionModel, rng: np.random.Generator) -> None:
 
 
 def register_tech_smes(model: RegionModel, rng: np.random.Generator) -> None:
-    """Yearly tech-SME registration: registered firms stay while they qualify; others join at ``tech_sme_uptake``."""
+    """Yearly tech-SME registration; registered firms stay while they qualify, others join.
+
+    A qualifying firm joins with probability ``tech_sme_uptake``, its log-odds
+    raised by ``tech_sme_award_response`` per 万元 of any registration award
+    (e.g. 004 三.1, 1 万元 a year); the award is paid to every registered firm.
+    """
     p, f = model.params, model.firms
     qualifies = ((f.employees <= p.tech_sme_max_employees) & (f.revenue <= p.tech_sme_max_revenue)
                  & (model.hte_valid_mask() | (tech_sme_score(model) >= p.tech_sme_min_score)))
-    joins = rng.random(len(f)) < p.tech_sme_uptake
-    f.tech_sme = qualifies & (f.tech_sme | joins)
+    u = rng.random(len(f))
+    award = model.government.expected_payment(Event("tech_sme_registered", np.arange(1)))
+    uptake = p.tech_sme_uptake
+    if award.size and award[0] > 0 and 0.0 < uptake < 1.0:
+        odds = uptake / (1.0 - uptake) * np.exp(p.tech_sme_award_response * award[0])
+        uptake = odds / (1.0 + odds)
+    f.tech_sme = qualifies & (f.tech_sme | (u < uptake))
+    registered = np.flatnonzero(f.tech_sme)
+    model.government.pay(Event("tech_sme_registered", registered,
+                               f.revenue[registered] >= p.above_scale_revenue))
 
 
 def designate_zjtx(model: RegionModel, rng: np.random.Generator) -> None:

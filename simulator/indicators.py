@@ -97,6 +97,16 @@ def national_rd_institutions(model: RegionModel) -> float:
     return float(sum(1 for i in model.institutes if i.level == "national"))
 
 
+def incubator_count(model: RegionModel) -> float:
+    """Incubation carriers of every level."""
+    return float(len(model.incubators))
+
+
+def rd_institution_count(model: RegionModel) -> float:
+    """R&D institutions of every level (universities excluded)."""
+    return float(sum(1 for i in model.institutes if i.kind != "university"))
+
+
 def little_giants(model: RegionModel) -> float:
     """National 专精特新 little giants."""
     return float(model.firms.little_giant.sum())
@@ -147,6 +157,8 @@ INDICATORS: dict[str, Indicator] = {
     "national_rd_institutions": Indicator(national_rd_institutions, "个", "国家级研发机构",
                                           "National R&D institutions"),
     "little_giants": Indicator(little_giants, "家", "专精特新小巨人企业", "Little-giant firms"),
+    "incubator_count": Indicator(incubator_count, "家", "孵化载体", "Incubation carriers"),
+    "rd_institution_count": Indicator(rd_institution_count, "个", "研发机构", "R&D institutions"),
     "subsidy_paid": Indicator(subsidy_paid, "万元", "当年补贴支出", "Subsidies paid this year"),
     "rd_expenditure": Indicator(rd_expenditure, "亿元", "R&D经费", "R&D expenditure"),
     "firm_value_added": Indicator(firm_value_added, "亿元", "企业增加值", "Value added of modelled firms"),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import firm_rules as rules
-from .agents import Government, Incubator, ResearchInstitute
+from .agents import Government, Incubator, ResearchInstitute, found_carriers, found_institutes
 from .config import Region, Scenario, load_region
 from .errors import InputError, closest
 from .firms import FirmPopulation, FirmView
@@ -22,7 +22,7 @@ from .population import assign_tenants, calibrate_contract_sales, synthesise_fir
 #: phases on separate streams means a policy that changes how many draws one
 #: phase makes does not shift the random numbers of the others.
 STREAMS = ("population", "growth", "rd", "purchases", "certification", "registration",
-           "designation", "knowledge", "exit", "incubators", "institutes", "entry")
+           "designation", "knowledge", "exit", "incubators", "institutes", "entry", "founding")
 
 
 class RegionModel(mesa.Model):
@@ -161,10 +161,13 @@ class RegionModel(mesa.Model):
         6. ``register_tech_smes`` and ``designate_zjtx`` - yearly registrations and listings.
         7. ``accumulate_knowledge`` - knowledge, IP, high-tech share, S&T staff.
         8. ``exit_firms`` - exits by the age-hazard table.
-        9. institutes then incubators ``step`` (research, spin-offs, graduation, upgrades, intake).
-        10. ``attract_firms`` - firms moving in from outside.
-        11. ``admit_entrants`` - every firm requested in 9-10 is created in one batch.
-        12. ``_record`` - indicators of the year.
+        9. institutes then incubators ``step`` (research, spin-offs, upgrades and their awards;
+           graduation, intake).
+        10. ``found_institutes``, ``found_carriers`` - new R&D institutions and carriers, more
+            where a recognition award is on offer (the award is paid).
+        11. ``attract_firms`` - firms moving in from outside.
+        12. ``admit_entrants`` - every firm requested in 9-11 is created in one batch.
+        13. ``_record`` - indicators of the year.
         """
         if self.year >= self.horizon:
             raise RuntimeError(f"the model is already at its horizon {self.horizon}")
@@ -182,6 +185,8 @@ class RegionModel(mesa.Model):
             inst.step()
         for inc in self.incubators:
             inc.step()
+        found_institutes(self, s["founding"])
+        found_carriers(self, s["founding"])
         rules.attract_firms(self, s["entry"])
         self.admit_entrants(s["entry"])
         self.other_gdp *= 1.0 + self.params.other_gdp_growth

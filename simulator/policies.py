@@ -10,7 +10,7 @@ pays is the rule that agents react to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
@@ -21,31 +21,42 @@ from .errors import InputError, closest
 
 @dataclass
 class Event:
-    """Something firms did this year that instruments may pay for.
+    """Something agents did this year that instruments may pay for.
 
     Attributes:
-        trigger: what happened (``"hte_certified"``, ``"tech_purchase"``).
-        firms: row indices of the firms concerned.
+        trigger: what happened: ``hte_certified``, ``tech_purchase``, ``tech_sme_registered``
+            (firms); ``carrier_recognised``, ``institute_recognised``, ``institute_upgraded`` (agents).
+        firms: row indices of the firms concerned (firm events).
         above_scale: whether each firm is 规模以上 (revenue >= 2000 万元).
         first: for certifications, True on first certification, False on re-certification.
         base: the amount the rule applies to (e.g. purchase price, 万元).
         eligible: whether each firm belongs to the instrument's target group.
+        agents: Mesa ``unique_id`` of the incubators/institutes concerned (agent events).
+        level: level each agent reached (``national``, ``provincial``, ``municipal``).
+        kind: kind of each agent (e.g. ``incubator``, ``maker_space``, ``new_type_rd_institution``).
     """
 
     trigger: str
-    firms: np.ndarray
-    above_scale: np.ndarray
+    firms: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    above_scale: np.ndarray | None = None
     first: np.ndarray | None = None
     base: np.ndarray | None = None
     eligible: np.ndarray | None = None
+    agents: np.ndarray | None = None
+    level: np.ndarray | None = None
+    kind: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.agents) if self.agents is not None else len(self.firms)
 
 
 class Instrument:
     """Base class: identity, years, scale and validated parameters."""
 
     type_name: ClassVar[str]
-    trigger: ClassVar[str]
+    trigger: str
     param_names: ClassVar[tuple[str, ...]]
+    optional_params: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, spec: InstrumentSpec, setting: InstrumentSetting | None, scenario_file: str,
                  catalogue_file: str, payer: str) -> None:
@@ -55,6 +66,8 @@ class Instrument:
         self.payer = payer
         self.enabled = setting.enabled
         self.scale = setting.scale
+        self.budget = setting.budget
+        self.targets = spec.targets
         self.start_year = setting.start_year if setting.start_year is not None else spec.start_year
         self.end_year = setting.end_year if setting.end_year is not None else spec.end_year
         self._check_names(spec.params, catalogue_file, f"instruments.{spec.id}.params")
@@ -66,11 +79,12 @@ class Instrument:
                              allowed=", ".join(self.param_names))
         self.params = params
 
-    def _check_names(self, params: dict, file: str, field: str) -> None:
+    def _check_names(self, params: dict, file: str, where: str) -> None:
+        names = self.param_names + self.optional_params
         for key in params:
-            if key not in self.param_names:
-                raise InputError(file, f"{field}.{key}", "unknown amount parameter" + closest(key, self.param_names),
-                                 allowed=", ".join(self.param_names))
+            if key not in names:
+                raise InputError(file, f"{where}.{key}", "unknown amount parameter" + closest(key, names),
+                                 allowed=", ".join(names))
 
     def active(self, year: int) -> bool:
         """Whether the instrument pays in ``year``."""
@@ -110,7 +124,9 @@ class CertificationAward(Instrument):
 class PurchaseSubsidy(Instrument):
     """Refund of a share of a technology purchase above a minimum, capped per purchase.
 
-    000 若干政策措施 第4条: 30 % of payments of at least 10 万元, at most 30 万元.
+    000 若干政策措施 第4条: 30 % of payments of at least 10 万元, at most 30 万元, to tech
+    firms (``eligible: tech_firms``: registered tech SMEs and HTEs); 001 二.6: 20 %, at most
+    200 万元, to any firm (``eligible: all_firms``).
     """
 
     type_name = "purchase_subsidy"
@@ -121,13 +137,92 @@ class PurchaseSubsidy(Instrument):
         p = self.params
         base = event.base
         pays = base >= p["min_payment"]
-        if event.eligible is not None:
+        if event.eligible is not None and p["eligible"] != "all_firms":
             pays &= event.eligible
         return np.where(pays, np.minimum(p["rate"] * base, p["cap"]), 0.0) * self.scale
 
 
+class RegistrationAward(Instrument):
+    """A yearly amount to every firm registered in the tech-SME database that year.
+
+    004 三.1: "对入库的科技型中小企业每年给予1万元的资金补助".
+    """
+
+    type_name = "registration_award"
+    trigger = "tech_sme_registered"
+    param_names = ("amount_per_year",)
+
+    def amount(self, event: Event) -> np.ndarray:
+        return np.full(len(event), float(self.params["amount_per_year"]) * self.scale)
+
+
+def _level_amounts(params: dict, levels: np.ndarray) -> np.ndarray:
+    """Amount by level; a range (amount_min/amount_max) pays its midpoint; a single ``amount`` pays any level."""
+    out = np.zeros(len(levels))
+    if "amount" in params:
+        out[:] = params["amount"]
+    elif "amount_min" in params and "amount_max" in params:
+        out[:] = 0.5 * (params["amount_min"] + params["amount_max"])
+    for level in ("national", "provincial", "municipal"):
+        key = f"amount_{level}"
+        if key in params:
+            out[levels == level] = params[key]
+    return out
+
+
+class LevelAward(Instrument):
+    """One-off award when an incubation carrier or an R&D institution is recognised at a level.
+
+    Paid to carriers (``targets: incubators``) on founding or upgrade, and to
+    institutes (``targets: institutes``) when newly recognised. ``level`` restricts
+    the award to one level, ``kind`` to one kind (e.g. ``maker_space``,
+    ``new_type_rd_institution``), ``exclude_kind`` leaves one kind out. A range
+    20-50 万元 pays its midpoint.
+    """
+
+    type_name = "level_award"
+    param_names = ()
+    optional_params = ("amount", "amount_national", "amount_provincial", "amount_municipal", "amount_min",
+                       "amount_max", "level", "kind", "exclude_kind")
+    TRIGGERS: ClassVar[dict[str, str]] = {"incubators": "carrier_recognised", "institutes": "institute_recognised"}
+
+    def __init__(self, spec: InstrumentSpec, *args) -> None:
+        super().__init__(spec, *args)
+        if spec.targets not in self.TRIGGERS:
+            raise InputError(args[1], f"instruments.{spec.id}.targets",
+                             f"a level award the model pays must target one of {list(self.TRIGGERS)}",
+                             value=spec.targets, allowed="incubators, institutes (or set modelled: false)")
+        self.trigger = self.TRIGGERS[spec.targets]
+
+    def amount(self, event: Event) -> np.ndarray:
+        p = self.params
+        out = _level_amounts(p, event.level)
+        if "level" in p:
+            out[event.level != p["level"]] = 0.0
+        if "kind" in p and event.kind is not None:
+            out[event.kind != p["kind"]] = 0.0
+        if "exclude_kind" in p and event.kind is not None:
+            out[event.kind == p["exclude_kind"]] = 0.0
+        return out * self.scale
+
+
+class UpgradeAward(Instrument):
+    """Extra award when an R&D institution moves up a level (004 三.2: 50 万元 to national, 40 万元 to provincial)."""
+
+    type_name = "upgrade_award"
+    trigger = "institute_upgraded"
+    param_names = ()
+    optional_params = ("amount_to_national", "amount_to_provincial")
+
+    def amount(self, event: Event) -> np.ndarray:
+        p = self.params
+        out = np.where(event.level == "national", p.get("amount_to_national", 0.0), 0.0)
+        out = np.where(event.level == "provincial", p.get("amount_to_provincial", 0.0), out)
+        return out * self.scale
+
+
 INSTRUMENT_TYPES: dict[str, type[Instrument]] = {
-    cls.type_name: cls for cls in (CertificationAward, PurchaseSubsidy)
+    cls.type_name: cls for cls in (CertificationAward, PurchaseSubsidy, RegistrationAward, LevelAward, UpgradeAward)
 }
 
 

@@ -87,3 +87,15 @@ def test_switching_an_instrument_off_removes_exactly_its_payments_in_its_first_y
         assert "q000_m4_hte_award" not in set(p_off["instrument"])
         purchase_on = p_on[p_on.instrument == "q000_m4_tech_purchase"].reset_index(drop=True)
         pd.testing.assert_frame_equal(purchase_on, p_off.reset_index(drop=True))
+
+
+def test_new_type_institution_award_raises_foundings():
+    """000 第8条 pays 50 万元 to a new-type R&D institution: with it, more institutions are founded by 2030."""
+    on = prepared_with()
+    off = prepared_with({"q000_m8_new_rd_institution": {"enabled": False},
+                         "q000_m8_provincial_new_rd_award": {"enabled": False}})
+    total_on = sum(_value(_run(on, s, 2030), "rd_institution_count", 2030) for s in SEEDS)
+    total_off = sum(_value(_run(off, s, 2030), "rd_institution_count", 2030) for s in SEEDS)
+    assert total_on >= total_off
+    big = prepared_with({"q000_m8_new_rd_institution": {"scale": 20.0}})
+    assert sum(_value(_run(big, s, 2030), "rd_institution_count", 2030) for s in SEEDS) > total_off
