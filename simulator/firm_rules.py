@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .firms import HISTORY, FirmPopulation
-from .policies import Event
+from .policies import Event, MonthlyAllowance
 
 if TYPE_CHECKING:
     from .model import RegionModel
@@ -149,6 +149,91 @@ def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
     f.real_rd = rd - p.rd_relabel_share * (rd - desired)
     f.st_staff = staff_for_rd(model, f)
     model.hte_pursuing = pursue
+
+
+#: Degrees of the S&T graduates firms hire, in the order of ``graduate_degree_mix``; each is a
+#: recipient category of the graduate allowance (000 若干政策措施 第9条).
+DEGREES = ("phd", "master", "bachelor")
+_DEGREE_CODES = MonthlyAllowance.category_codes(DEGREES)
+
+
+def _split(rng: np.random.Generator, n: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Multinomial(n, shares) for each element of ``n``, one row per share.
+
+    Drawn as a chain of binomials, much faster than ``rng.multinomial`` for many small ``n``.
+    """
+    out = np.empty((len(shares), n.size), dtype=np.int64)
+    left, rest = n.copy(), 1.0
+    for k, share in enumerate(shares[:-1]):
+        out[k] = rng.binomial(left, min(share / rest, 1.0) if rest > 0 else 0.0)
+        left -= out[k]
+        rest -= share
+    out[-1] = left
+    return out
+
+
+def graduate_allowance_eligible(model: RegionModel) -> np.ndarray:
+    """Firms whose new graduates get the allowance: 规上 (revenue >= ``above_scale_revenue``) industrial firms.
+
+    000 第9条 names "重点产业链的规上企业和龙头企业"; the zone's industrial clusters stand for its
+    key chains, and a leading firm is 规上.
+    """
+    return (model.firms.revenue >= model.params.above_scale_revenue) & model.sector_industrial[model.firms.sector]
+
+
+def hire_graduates(model: RegionModel, rng: np.random.Generator) -> None:
+    """Eligible firms hire S&T graduates; the allowance is paid for the three previous cohorts.
+
+    1. Pay: every allowance-eligible graduate hired 1-3 years ago gets this year's allowance
+       (one ledger entry per person, the firm as recipient), through the instrument's rule.
+    2. Hire: while the allowance is on offer, an eligible firm hires
+       Poisson(``graduate_hiring_rate`` x S&T staff) graduates to replace staff who leave
+       (ordinary hiring, already part of the staff its R&D pays for), plus
+       Poisson(that x ``graduate_allowance_response`` x allowance / ``graduate_annual_cost``)
+       graduates the allowance induces. The allowance a year is the instrument's amount for
+       a recipient hired now, averaged over ``graduate_degree_mix``; degrees are drawn from
+       the mix. All of them are recipients (the allowance also pays the ordinary hires).
+    3. Staff: induced graduates are extra S&T staff: they stay through their 3 paid years
+       (the allowance's condition), then leave at ``graduate_exit_rate`` a year. S&T staff
+       (set by R&D in :func:`set_rd_budgets`) rise by them, up to the employee count;
+       this feeds the HTE staff-share criterion and the tech-SME score.
+
+    Without an active allowance firms record no cohorts, and S&T staff are what R&D pays for.
+    """
+    p, f, year, gov = model.params, model.firms, model.year, model.government
+    cohorts = (f.grad_phd, f.grad_master, f.grad_bachelor)   # before the roll: row k = hired k + 1 years ago
+    if gov.active("graduate_allowance"):
+        counts = np.concatenate(cohorts).ravel()               # row d * HISTORY + k: degree d, hired k + 1 years ago
+        cells = np.flatnonzero(counts != 0)                    # (scanning a bool mask is much faster than ints)
+        group, firm = np.divmod(np.repeat(cells, counts[cells]), len(f))    # one entry per recipient
+        if firm.size:
+            gov.pay(Event("graduate_allowance", firm, category=_DEGREE_CODES[group // HISTORY],
+                          hired=year - 1 - group % HISTORY, year=year))
+
+    # the cohort hired 3 years ago had its last paid year: its induced hires become ordinary staff
+    f.grad_retained = f.grad_retained * (1.0 - p.graduate_exit_rate) + f.grad_induced[HISTORY - 1]
+    for arr in (*cohorts, f.grad_induced):
+        for k in range(HISTORY - 1, 0, -1):
+            arr[k] = arr[k - 1]
+        arr[0] = 0
+
+    mix = np.asarray(p.graduate_degree_mix, dtype=float)
+    mix = mix / max(mix.sum(), 1e-12)                         # all zero: nobody to pay, no induced hiring
+    probe = Event("graduate_allowance", np.zeros(len(DEGREES), dtype=np.int64), category=_DEGREE_CODES,
+                  hired=np.full(len(DEGREES), year), year=year + 1)
+    allowance = float(mix @ gov.expected_payment(probe))      # 万元 a year per recipient hired now
+    if allowance > 0:
+        idx = np.flatnonzero(graduate_allowance_eligible(model))
+        boost = p.graduate_allowance_response * allowance / p.graduate_annual_cost
+        # Poisson(ordinary) + Poisson(ordinary x boost) hires, drawn as their sum and a binomial split
+        hires = rng.poisson(p.graduate_hiring_rate * f.st_staff[idx] * (1.0 + boost))
+        hiring = np.flatnonzero(hires)
+        firms, hires = idx[hiring], hires[hiring]
+        f.grad_induced[0, firms] = rng.binomial(hires, boost / (1.0 + boost))
+        for counts, n_degree in zip(cohorts, _split(rng, hires, mix), strict=True):
+            counts[0, firms] = n_degree
+    induced_staff = sum(f.grad_induced[k] for k in range(HISTORY))   # (faster than an int16 sum(axis=0))
+    f.st_staff = np.minimum(f.st_staff + induced_staff + f.grad_retained, f.employees)
 
 
 def buy_technology(model: RegionModel, rng: np.random.Generator) -> None:

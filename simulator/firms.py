@@ -57,6 +57,18 @@ FIELDS: dict[str, Field] = {
     "little_giant": Field(np.bool_, False, "", "listed as national 专精特新 little giant"),
     "incubator": Field(np.int16, -1, "index", "incubator hosting the firm (-1 none)"),
     "incubated_since": Field(np.int16, -1, "year", "year the firm entered its incubator"),
+    # graduate hiring under the living allowance (000 若干政策措施 第9条; firm_rules.hire_graduates).
+    # Rolled by hire_graduates, not by shift_history: from that phase on, row k = hired k years ago.
+    "grad_phd": Field(np.int16, 0, "persons", "allowance-eligible PhD graduates hired this year and the two before",
+                      True),
+    "grad_master": Field(np.int16, 0, "persons", "allowance-eligible master graduates hired this year and the two "
+                         "before", True),
+    "grad_bachelor": Field(np.int16, 0, "persons", "allowance-eligible bachelor graduates hired this year and the "
+                           "two before", True),
+    "grad_induced": Field(np.int16, 0, "persons", "of those hires, the ones the allowance induced (extra S&T staff, "
+                          "kept through the 3 paid years)", True),
+    "grad_retained": Field(np.float64, 0.0, "persons", "induced graduates still employed after their 3 paid years "
+                           "(leave at graduate_exit_rate a year)"),
 }
 
 
