@@ -271,13 +271,15 @@ class Government(mesa.Agent):
 
 
 def found_carriers(model: RegionModel, rng: np.random.Generator) -> int:
-    """New municipal incubation carriers: ``carrier_founding_rate`` per existing carrier a year,
+    """New municipal incubation carriers: ``carrier_founding_rate`` per existing carrier (at least one) a year,
     raised by the award for a new municipal carrier (x (1 + response x award / 100 万元)), which is paid."""
     p, gov = model.params, model.government
     kinds = rng.choice(np.array(["incubator", "maker_space"]), size=1)
     probe = Event("carrier_recognised", agents=np.array([-1]), level=np.array(["municipal"]), kind=kinds)
     expected = float(gov.expected_payment(probe)[0])
-    rate = p.carrier_founding_rate * len(model.incubators) * (1.0 + p.incubator_award_response * expected / 100.0)
+    # at least one "seed" carrier: a region without carriers can still open its first one
+    pull = 1.0 + p.incubator_award_response * expected / 100.0
+    rate = p.carrier_founding_rate * max(len(model.incubators), 1) * pull
     n = int(rng.poisson(rate))
     for _ in range(n):
         kind = str(rng.choice(["incubator", "maker_space"]))

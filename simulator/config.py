@@ -101,6 +101,15 @@ class InstituteGroup(Strict):
     members: list[InstituteSpec]
 
 
+class Ranking(Strict):
+    """A high-tech zone's place in the national ranking in the base year."""
+
+    rank: int = Field(ge=1)
+    zones: int = Field(ge=2)
+    source: str
+    zones_source: str
+
+
 class LocalName(Strict):
     zh: str
     en: str
@@ -121,6 +130,7 @@ class Region(Strict):
     sectors: list[Sector]
     incubators: CarrierGroup
     institutes: InstituteGroup
+    ranking: Ranking | None = None
 
     @field_validator("baseline")
     @classmethod

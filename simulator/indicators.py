@@ -127,6 +127,11 @@ def hte_recertifications(model: RegionModel) -> float:
     return float(model.year_stats.get("hte_renewed", 0))
 
 
+def national_rank(model: RegionModel) -> float | None:
+    """The zone's place in the national high-tech-zone ranking (1 = best); None where not ranked."""
+    return None if model.zone is None else float(model.zone.rank)
+
+
 def subsidy_paid(model: RegionModel) -> float:
     """Subsidies paid by all instruments this year, 万元."""
     return model.government.paid_in(model.year)
@@ -134,12 +139,13 @@ def subsidy_paid(model: RegionModel) -> float:
 
 @dataclass(frozen=True)
 class Indicator:
-    """An indicator's function, unit and labels."""
+    """An indicator's function, unit, labels, and whether a target is met from above or below."""
 
-    func: Callable[[RegionModel], float]
+    func: Callable[[RegionModel], float | None]
     unit: str
     zh: str
     en: str
+    higher_is_better: bool = True
 
 
 INDICATORS: dict[str, Indicator] = {
@@ -160,6 +166,8 @@ INDICATORS: dict[str, Indicator] = {
     "incubator_count": Indicator(incubator_count, "家", "孵化载体", "Incubation carriers"),
     "rd_institution_count": Indicator(rd_institution_count, "个", "研发机构", "R&D institutions"),
     "subsidy_paid": Indicator(subsidy_paid, "万元", "当年补贴支出", "Subsidies paid this year"),
+    "national_rank": Indicator(national_rank, "位", "全国高新区排名", "National high-tech zone rank",
+                               higher_is_better=False),
     "rd_expenditure": Indicator(rd_expenditure, "亿元", "R&D经费", "R&D expenditure"),
     "firm_value_added": Indicator(firm_value_added, "亿元", "企业增加值", "Value added of modelled firms"),
     "tech_purchase_value": Indicator(tech_purchase_value, "亿元", "技术吸纳额", "Technology bought by firms"),
@@ -173,8 +181,9 @@ INDICATORS: dict[str, Indicator] = {
 
 
 def compute_all(model: RegionModel) -> dict[str, float]:
-    """Every indicator for the model's current year."""
+    """Every indicator that applies to the model, for its current year."""
     values = {name: ind.func(model) for name, ind in INDICATORS.items()}
+    values = {name: value for name, value in values.items() if value is not None}
     for name, value in values.items():
         if not np.isfinite(value):
             raise FloatingPointError(f"indicator {name} is {value} in year {model.year}")

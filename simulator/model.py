@@ -17,12 +17,13 @@ from .indicators import INDICATORS, compute_all
 from .parameters import Parameters
 from .policies import Instrument
 from .population import assign_tenants, calibrate_contract_sales, synthesise_firms
+from .zone import SCORE_COMPONENTS, ZoneCommittee
 
 #: Named random streams, one per phase, spawned from ``model.rng``. Keeping
 #: phases on separate streams means a policy that changes how many draws one
 #: phase makes does not shift the random numbers of the others.
 STREAMS = ("population", "growth", "rd", "purchases", "certification", "registration",
-           "designation", "knowledge", "exit", "incubators", "institutes", "entry", "founding")
+           "designation", "knowledge", "exit", "incubators", "institutes", "entry", "founding", "graduates")
 
 
 class RegionModel(mesa.Model):
@@ -81,6 +82,7 @@ class RegionModel(mesa.Model):
         self.va_scale = 1.0
 
         self.government = Government(self, instruments or [])
+        self.zone: ZoneCommittee | None = None   # where the region is a ranked national zone (set below)
         self.institutes = self._build_institutes()
         self.incubators = [Incubator(self, i, c.kind, c.level, c.capacity, c.graduates)
                            for i, c in enumerate(c for c in region.incubators.carriers for _ in range(c.count))]
@@ -91,6 +93,9 @@ class RegionModel(mesa.Model):
         rules.register_tech_smes(self, rng)
         rules.buy_technology(self, rng)     # base-year purchases (policies of later years inactive)
         calibrate_contract_sales(self)
+        if region.ranking is not None:
+            self.zone = ZoneCommittee(self, region.ranking.rank, region.ranking.zones)
+            self.zone.remember_base_year(self._score_inputs())
         self._record()
 
     # ------------------------------------------------------------ building
@@ -156,18 +161,23 @@ class RegionModel(mesa.Model):
         2. ``grow`` - firm revenue grows with knowledge (:func:`firm_rules.grow`).
         3. ``set_rd_budgets`` - R&D from its after-tax cost; firms near the HTE
            thresholds weigh award + tax gain against the extra R&D (bunching).
-        4. ``buy_technology`` - purchases from universities/institutes; purchase subsidy paid.
-        5. ``certify_hte`` - eligible pursuing firms apply; review; certification awards paid.
-        6. ``register_tech_smes`` and ``designate_zjtx`` - yearly registrations and listings.
-        7. ``accumulate_knowledge`` - knowledge, IP, high-tech share, S&T staff.
-        8. ``exit_firms`` - exits by the age-hazard table.
-        9. institutes then incubators ``step`` (research, spin-offs, upgrades and their awards;
-           graduation, intake).
-        10. ``found_institutes``, ``found_carriers`` - new R&D institutions and carriers, more
+        4. ``hire_graduates`` - graduate living allowance paid for the last three cohorts;
+           规上 industrial firms hire S&T graduates, more where the allowance is on offer;
+           induced hires add to S&T staff (:func:`firm_rules.hire_graduates`).
+        5. ``buy_technology`` - purchases from universities/institutes; purchase subsidy paid.
+        6. ``certify_hte`` - eligible pursuing firms apply; review; certification awards paid.
+        7. ``register_tech_smes`` and ``designate_zjtx`` - yearly registrations and listings.
+        8. ``accumulate_knowledge`` - knowledge, IP, high-tech share.
+        9. ``exit_firms`` - exits by the age-hazard table.
+        10. institutes then incubators ``step`` (research, spin-offs, upgrades and their awards;
+            graduation, intake).
+        11. ``found_institutes``, ``found_carriers`` - new R&D institutions and carriers, more
             where a recognition award is on offer (the award is paid).
-        11. ``attract_firms`` - firms moving in from outside.
-        12. ``admit_entrants`` - every firm requested in 9-11 is created in one batch.
-        13. ``_record`` - indicators of the year.
+        12. ``attract_firms`` - firms moving in from outside.
+        13. ``admit_entrants`` - every firm requested in 10-12 is created in one batch.
+        14. ``zone.evaluate`` - where the region is a ranked national zone: this year's rank
+            from its indicators; any rank award paid and spent on incubation places.
+        15. ``_record`` - indicators of the year.
         """
         if self.year >= self.horizon:
             raise RuntimeError(f"the model is already at its horizon {self.horizon}")
@@ -175,6 +185,7 @@ class RegionModel(mesa.Model):
         s = self.streams
         rules.grow(self, s["growth"])
         rules.set_rd_budgets(self, s["rd"])
+        rules.hire_graduates(self, s["graduates"])
         rules.buy_technology(self, s["purchases"])
         rules.certify_hte(self, s["certification"])
         rules.register_tech_smes(self, s["registration"])
@@ -190,6 +201,8 @@ class RegionModel(mesa.Model):
         rules.attract_firms(self, s["entry"])
         self.admit_entrants(s["entry"])
         self.other_gdp *= 1.0 + self.params.other_gdp_growth
+        if self.zone is not None:
+            self.zone.evaluate(self._score_inputs())
         self._record()
 
     def _open_year(self) -> None:
@@ -206,6 +219,9 @@ class RegionModel(mesa.Model):
         while self.year < until:
             self.step()
         return self
+
+    def _score_inputs(self) -> dict[str, float]:
+        return {name: INDICATORS[name].func(self) for name in SCORE_COMPONENTS}
 
     def _record(self) -> None:
         self.records.append({"year": self.year, **compute_all(self)})

@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import InstrumentSetting, InstrumentSpec
 from .errors import InputError, closest
+from .firms import HISTORY
 
 
 @dataclass
@@ -24,9 +25,11 @@ class Event:
     """Something agents did this year that instruments may pay for.
 
     Attributes:
-        trigger: what happened: ``hte_certified``, ``tech_purchase``, ``tech_sme_registered``
-            (firms); ``carrier_recognised``, ``institute_recognised``, ``institute_upgraded`` (agents).
-        firms: row indices of the firms concerned (firm events).
+        trigger: what happened: ``hte_certified``, ``tech_purchase``, ``tech_sme_registered``,
+            ``graduate_allowance`` (firms); ``carrier_recognised``, ``institute_recognised``,
+            ``institute_upgraded`` (agents).
+        firms: row indices of the firms concerned (firm events); for an allowance, the employer
+            of each recipient (one entry per person, a firm repeated for each of its recipients).
         above_scale: whether each firm is 规模以上 (revenue >= 2000 万元).
         first: for certifications, True on first certification, False on re-certification.
         base: the amount the rule applies to (e.g. purchase price, 万元).
@@ -34,6 +37,11 @@ class Event:
         agents: Mesa ``unique_id`` of the incubators/institutes concerned (agent events).
         level: level each agent reached (``national``, ``provincial``, ``municipal``).
         kind: kind of each agent (e.g. ``incubator``, ``maker_space``, ``new_type_rd_institution``).
+        category: for an allowance, each recipient's category as an index into the
+            instrument's ``CATEGORIES`` (integers keep large events fast; see
+            :meth:`MonthlyAllowance.category_codes`).
+        hired: for an allowance, the year each recipient was hired.
+        year: for an allowance, the year the payment is for.
     """
 
     trigger: str
@@ -45,6 +53,9 @@ class Event:
     agents: np.ndarray | None = None
     level: np.ndarray | None = None
     kind: np.ndarray | None = None
+    category: np.ndarray | None = None
+    hired: np.ndarray | None = None
+    year: int | None = None
 
     def __len__(self) -> int:
         return len(self.agents) if self.agents is not None else len(self.firms)
@@ -221,8 +232,82 @@ class UpgradeAward(Instrument):
         return out * self.scale
 
 
+class MonthlyAllowance(Instrument):
+    """A monthly living allowance to each new hire, by degree, for ``years`` years from the year after hiring.
+
+    000 若干政策措施 第9条: graduates newly hired by 规上 and leading firms of the zone's key
+    chains get 2000 / 1500 / 1000 元 a month (PhD / master / bachelor) for 3 consecutive
+    years "自下一年度起"; technicians the bachelor rate, senior skilled workers half of it.
+    Parameters are 万元 a month by category; a recipient-year pays 12 x that x scale when
+    the payment year is 1 to ``years`` years after the hiring year, else nothing. Each
+    entry of the event is one recipient (``category`` = index into :attr:`CATEGORIES`,
+    ``hired`` = hiring year, ``year`` = payment year).
+
+    Example:
+        >>> codes = MonthlyAllowance.category_codes(["phd", "master"])                  # doctest: +SKIP
+        >>> allowance.amount(Event("graduate_allowance", np.arange(2), category=codes,
+        ...                        hired=np.array([2023, 2023]), year=2024))            # doctest: +SKIP
+        array([2.4, 1.8])
+    """
+
+    type_name = "monthly_allowance"
+    trigger = "graduate_allowance"
+    CATEGORIES: ClassVar[tuple[str, ...]] = ("phd", "master", "bachelor", "technician", "senior_skilled_worker")
+    param_names = (*CATEGORIES, "years")
+
+    def __init__(self, spec: InstrumentSpec, setting: InstrumentSetting | None, scenario_file: str,
+                 catalogue_file: str, payer: str) -> None:
+        super().__init__(spec, setting, scenario_file, catalogue_file, payer)
+        years = self.params["years"]
+        if not isinstance(years, (int, float)) or years != int(years) or not 1 <= years <= HISTORY:
+            from_scenario = setting is not None and "years" in setting.params
+            raise InputError(scenario_file if from_scenario else catalogue_file,
+                             f"{'policies' if from_scenario else 'instruments'}.{spec.id}.params.years",
+                             "firms keep the allowance cohorts of the last three years only", value=years,
+                             allowed=f"an integer from 1 to {HISTORY}")
+        self.params["years"] = int(years)
+
+    @classmethod
+    def category_codes(cls, names) -> np.ndarray:
+        """Indices into :attr:`CATEGORIES` of category names (for ``Event.category``)."""
+        try:
+            return np.array([cls.CATEGORIES.index(n) for n in names], dtype=np.int8)
+        except ValueError:
+            raise ValueError(f"unknown recipient category in {list(names)}; expected {cls.CATEGORIES}") from None
+
+    def monthly(self, category: np.ndarray) -> np.ndarray:
+        """万元 a month for each recipient category index (before scale)."""
+        category = np.asarray(category)
+        if category.size and (category.min() < 0 or category.max() >= len(self.CATEGORIES)):
+            raise ValueError(f"{self.id}: recipient category indices must be 0..{len(self.CATEGORIES) - 1} "
+                             f"({', '.join(self.CATEGORIES)})")
+        return np.array([self.params[c] for c in self.CATEGORIES], dtype=float)[category]
+
+    def amount(self, event: Event) -> np.ndarray:
+        since = event.year - np.asarray(event.hired)
+        paid = (since >= 1) & (since <= self.params["years"])   # "自下一年度起, 连续3年"
+        return np.where(paid, 12.0 * self.monthly(event.category), 0.0) * self.scale
+
+
+class RankAward(Instrument):
+    """Award per full block of ranking places a zone gains over the previous year.
+
+    003 二(三): "稀土高新区年度位次较上一年度每提升5位,给予500万元资金支持" (500 万元 per 5 places).
+    ``event.base`` holds the places gained.
+    """
+
+    type_name = "rank_award"
+    trigger = "rank_improved"
+    param_names = ("amount", "places")
+
+    def amount(self, event: Event) -> np.ndarray:
+        blocks = np.floor(np.maximum(event.base, 0.0) / self.params["places"])
+        return blocks * self.params["amount"] * self.scale
+
+
 INSTRUMENT_TYPES: dict[str, type[Instrument]] = {
-    cls.type_name: cls for cls in (CertificationAward, PurchaseSubsidy, RegistrationAward, LevelAward, UpgradeAward)
+    cls.type_name: cls for cls in (CertificationAward, PurchaseSubsidy, RegistrationAward, LevelAward, UpgradeAward,
+                                   MonthlyAllowance, RankAward)
 }
 
 

@@ -117,17 +117,20 @@ def run_replicate(prepared: Prepared, replicate: int, variant: str = "base",
 
 
 def target_table(table: pd.DataFrame, region: Region) -> pd.DataFrame:
-    """Per target: the replicates' median and 5-95 % range in the target year, and the share at or above it.
+    """Per target: the replicates' median and 5-95 % range in the target year, and the share meeting it.
 
-    A target "达到" is met when the indicator is at or above it in the target year (DOMAIN.md).
+    A target "达到" is met when the indicator is at or above it in the target year
+    (DOMAIN.md); for a rank (lower is better) at or below it.
     """
+    from .indicators import INDICATORS
+
     rows = []
     for t in region.targets:
         v = table[(table["indicator"] == t.indicator) & (table["year"] == t.year)]["value"]
+        met = v >= t.value if INDICATORS[t.indicator].higher_is_better else v <= t.value
         rows.append({"indicator": t.indicator, "target_year": t.year, "target_value": t.value, "unit": t.unit,
                      "source": t.source, "median": v.median(), "p05": v.quantile(0.05), "p95": v.quantile(0.95),
-                     "share_met": float((v >= t.value).mean()) if len(v) else float("nan"),
-                     "replicates": len(v)})
+                     "share_met": float(met.mean()) if len(v) else float("nan"), "replicates": len(v)})
     return pd.DataFrame(rows)
 
 
