@@ -115,6 +115,17 @@ class LocalName(Strict):
     en: str
 
 
+def _check_keys(v: dict, known, required, what: str) -> dict:
+    """Reject unknown keys (with the closest valid one) and report missing required keys."""
+    for key in v:
+        if key not in known:
+            raise ValueError(f"unknown {what} {key!r}{closest(key, known)}")
+    missing = [k for k in required if k not in v]
+    if missing:
+        raise ValueError(f"lacks {missing}; required: {list(required)}")
+    return v
+
+
 class Region(Strict):
     """A region data file: baseline, targets and population assumptions."""
 
@@ -135,24 +146,12 @@ class Region(Strict):
     @field_validator("baseline")
     @classmethod
     def _baseline_complete(cls, v: dict[str, Figure]) -> dict[str, Figure]:
-        for key in v:
-            if key not in INDICATORS:
-                raise ValueError(f"unknown indicator {key!r}{closest(key, INDICATORS)}")
-        missing = [k for k in REQUIRED_BASELINE if k not in v]
-        if missing:
-            raise ValueError(f"lacks {missing}; required: {list(REQUIRED_BASELINE)}")
-        return v
+        return _check_keys(v, INDICATORS, REQUIRED_BASELINE, "indicator")
 
     @field_validator("population")
     @classmethod
     def _population_complete(cls, v: dict[str, Assumption]) -> dict[str, Assumption]:
-        for key in v:
-            if key not in REQUIRED_POPULATION:
-                raise ValueError(f"unknown assumption {key!r}{closest(key, REQUIRED_POPULATION)}")
-        missing = [k for k in REQUIRED_POPULATION if k not in v]
-        if missing:
-            raise ValueError(f"lacks {missing}; required: {list(REQUIRED_POPULATION)}")
-        return v
+        return _check_keys(v, REQUIRED_POPULATION, REQUIRED_POPULATION, "assumption")
 
     @field_validator("sectors")
     @classmethod
