@@ -211,6 +211,7 @@ class Government(mesa.Agent):
         self._ledger: list[tuple[int, str, str, str, np.ndarray, np.ndarray]] = []
         self._paid: dict[int, float] = {}
         self._paid_by: dict[tuple[int, str], float] = {}
+        self._recipients: dict[tuple[int, str], int] = {}
 
     def active(self, trigger: str) -> list[Instrument]:
         """Instruments responding to ``trigger`` in the model's current year."""
@@ -250,12 +251,18 @@ class Government(mesa.Agent):
                 value = float(amounts[paid].sum())
                 self._paid[year] = self._paid.get(year, 0.0) + value
                 self._paid_by[(year, inst.id)] = self._paid_by.get((year, inst.id), 0.0) + value
+                self._recipients[(year, inst.id)] = self._recipients.get((year, inst.id), 0) + int(paid.sum())
             total += amounts
         return total
 
     def paid_in(self, year: int) -> float:
         """Total paid in ``year``, 万元."""
         return self._paid.get(year, 0.0)
+
+    def payment_totals(self) -> list[tuple[int, str, str, int, float]]:
+        """(year, instrument, payer, recipients, amount 万元) per year and instrument: the ledger's totals."""
+        payer = {i.id: i.payer for i in self.instruments}
+        return [(y, i, payer[i], self._recipients[(y, i)], amount) for (y, i), amount in sorted(self._paid_by.items())]
 
     def payments(self) -> pd.DataFrame:
         """Every recorded payment: year, instrument, payer, recipient type (firm/agent), recipient id, amount (万元).

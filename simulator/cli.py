@@ -18,7 +18,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     dest = write_run(args.scenario, out=args.out, seed=args.seed, replicates=args.replicates,
-                     horizon=args.horizon, lang=args.lang, progress=not args.quiet)
+                     horizon=args.horizon, lang=args.lang, jobs=args.jobs, scheduler=args.scheduler,
+                     progress=not args.quiet)
     if not args.quiet:
         print(f"wrote {dest} in {time.perf_counter() - t0:.1f} s")
         _print_targets(dest)
@@ -26,16 +27,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_targets(dest) -> None:
-    """The run's targets.csv as a short table."""
+    """The run's targets.csv as a short table: probability of each target per variant."""
     import pandas as pd
 
     t = pd.read_csv(dest / "targets.csv")
-    print(f"{'indicator':<26}{'year':>6}{'target':>9}{'median':>10}{'5-95 %':>19}{'met in':>9}")
-    for r in t.itertuples():
-        band = f"{r.p05:.2f}-{r.p95:.2f}"
-        print(f"{r.indicator:<26}{r.target_year:>6}{r.target_value:>9g}{r.median:>10.2f}{band:>19}"
-              f"{r.share_met:>8.0%}")
-    print("'met in' = share of replicates at or above the target in its year")
+    if t.empty:
+        print("(the region file sets no target the model can evaluate)")
+        return
+    blocks = {v: g.reset_index(drop=True) for v, g in t.groupby("variant", sort=False)}  # same row order each
+    print(f"{'indicator':<26}{'year':>6}{'target':>9}{'median':>10}" + "".join(f"{v[:16]:>18}" for v in blocks))
+    for i, r in blocks["base"].iterrows():
+        year = "" if pd.isna(r.target_year) else f"{int(r.target_year)}"
+        target = "" if pd.isna(r.target_value) else f"{r.target_value:g}"
+        median = "" if pd.isna(r["median"]) else f"{r['median']:.2f}"
+        probs = "".join(f"{b.loc[i, 'probability_met']:>18.0%}" for b in blocks.values())
+        print(f"{r.indicator:<26}{year:>6}{target:>9}{median:>10}{probs}")
+    print("per variant: probability that the target is met in its year (median = base variant)")
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    from .runner import rerun
+
+    dest, differ = rerun(args.folder, out=args.out, jobs=args.jobs)
+    if differ:
+        print(f"wrote {dest}; these files DIFFER from the original: {', '.join(differ)}")
+        return 1
+    print(f"wrote {dest}; results identical to {args.folder} bit for bit")
+    return 0
 
 
 def _cmd_parameters(args: argparse.Namespace) -> int:
@@ -75,8 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replicates", type=int, help="override the number of replicates")
     run.add_argument("--horizon", type=int, help="override the last simulated year")
     run.add_argument("--lang", choices=("zh", "en"), default="zh", help="chart labels: Chinese (default) or English")
+    run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://host:8786")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=_cmd_run)
+    again = sub.add_parser("rerun", help="regenerate an output folder from its manifest and compare")
+    again.add_argument("folder")
+    again.add_argument("--out", help="where to write (default <folder>-rerun)")
+    again.add_argument("--jobs", type=int, default=1)
+    again.set_defaults(func=_cmd_rerun)
     pol = sub.add_parser("policies", help="list the policy catalogue: clause, amount rule, modelled or not")
     pol.add_argument("--region", help="only the catalogues a region uses (e.g. qiqihar_zone)")
     pol.add_argument("--format", choices=("table", "csv"), default="table")

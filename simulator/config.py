@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -248,8 +249,25 @@ class InstrumentSetting(Strict):
         return v
 
 
+NO_POLICY = "no_policy"
+
+
+class Variant(Strict):
+    """A named change to the base scenario: instrument settings and parameter overrides on top of it."""
+
+    description: str = ""
+    policies: dict[str, InstrumentSetting] = {}
+    parameters: dict[str, Any] = {}
+
+
 class Scenario(Strict):
-    """A scenario file: which region, which years, which policies, which seed."""
+    """A scenario file: which region, which years, which policies, which seed, which variants.
+
+    Every scenario is run as ``base`` (its own settings), ``no_policy`` (every
+    instrument of the region's catalogues switched off: the counterfactual,
+    added automatically) and each named variant. Replicate k of every variant
+    uses the same random streams (common random numbers).
+    """
 
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     title: LocalName | None = None
@@ -259,6 +277,18 @@ class Scenario(Strict):
     replicates: int = Field(default=10, ge=1, le=100_000)
     policies: dict[str, InstrumentSetting] = {}
     parameters: dict[str, Any] = {}
+    variants: dict[str, Variant] = {}
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names(cls, v: dict[str, Variant]) -> dict[str, Variant]:
+        for name in v:
+            if name in ("base", NO_POLICY):
+                raise ValueError(f"variant name {name!r} is reserved (base = the scenario itself, "
+                                 f"{NO_POLICY} = every instrument off, both run automatically)")
+            if not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"variant name {name!r} must be letters, digits, '_' or '-'")
+        return v
 
 
 # ------------------------------------------------------------------- loading
@@ -311,24 +341,27 @@ def validate(model: type[BaseModel], data: Any, path: Path) -> Any:
 def _owner(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
     """The pydantic model that owns the field at ``loc`` (for key suggestions)."""
     current: Any = model
+    skip_key = False
     for part in loc:
-        if isinstance(part, int) or current is None:
+        if isinstance(part, int) or skip_key:   # a list index or a dict key: stay on the item's model
+            skip_key = False
             continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return None
         field = current.model_fields.get(str(part))
         if field is None:
             return None
+        skip_key = getattr(field.annotation, "__origin__", None) is dict
         current = _inner_model(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
 def _inner_model(annotation: Any) -> Any:
-    args = getattr(annotation, "__args__", ())
-    for arg in (annotation, *args):
-        if isinstance(arg, type) and issubclass(arg, BaseModel):
-            return arg
-        inner = _inner_model(arg) if getattr(arg, "__args__", ()) else None
+    """The pydantic model inside an annotation such as ``Variant``, ``dict[str, Variant]`` or ``X | None``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        inner = _inner_model(arg)
         if inner is not None:
             return inner
     return None
@@ -340,8 +373,18 @@ def load_region(path: Path) -> Region:
 
 
 def load_catalogue(path: Path) -> Catalogue:
-    """Load and validate a policy catalogue file."""
-    return validate(Catalogue, load_yaml(path), Path(path))
+    """Load and validate a policy catalogue file (parsed once per file version: every model of
+    an ensemble builds its instruments from it)."""
+    path = Path(path)
+    if not path.is_file():
+        return validate(Catalogue, load_yaml(path), path)   # raises "file not found"
+    stat = path.stat()
+    return _load_catalogue(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _load_catalogue(path: str, mtime_ns: int, size: int) -> Catalogue:
+    return validate(Catalogue, load_yaml(Path(path)), Path(path))
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -11,9 +11,8 @@ import json
 import platform
 import shutil
 import subprocess
-import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -21,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import Region, Scenario, load_catalogue, load_region, load_scenario
+from .config import NO_POLICY, Region, Scenario, load_catalogue, load_region, load_scenario, validate
+from .ensemble import run_ensemble
 from .errors import InputError, closest
 from .model import RegionModel
 from .parameters import Parameters
@@ -44,6 +44,39 @@ class Prepared:
     def instruments(self) -> list[Instrument]:
         return build_instruments(self.region, self.scenario, self.scenario_path.parent / "policies",
                                  str(self.scenario_path))
+
+    def variants(self) -> dict[str, Prepared]:
+        """``base``, ``no_policy`` (every instrument off) and each named variant, as runnable scenarios."""
+        out = {"base": self}
+        known = [spec_id for spec_id in self.instrument_ids()]
+        off = {i: {"enabled": False} for i in known}
+        out[NO_POLICY] = self._with(off, {})
+        for name, variant in self.scenario.variants.items():
+            policies = {k: v.model_dump(exclude_unset=True) for k, v in variant.policies.items()}
+            out[name] = self._with(policies, variant.parameters, where=f"variants.{name}")
+        return out
+
+    def instrument_ids(self) -> list[str]:
+        """Ids of every instrument in the region's catalogues (modelled or not)."""
+        return [spec.id for path in self.policy_files for spec in load_catalogue(path).instruments]
+
+    def _with(self, policies: dict, parameters: dict, where: str = "") -> Prepared:
+        data = self.scenario.model_dump(exclude_unset=True)
+        merged = {k: v.model_dump(exclude_unset=True) for k, v in self.scenario.policies.items()}
+        for key, setting in policies.items():
+            merged[key] = {**merged.get(key, {}), **setting}
+        data["policies"] = merged
+        data["parameters"] = {**self.scenario.parameters, **parameters}
+        data["variants"] = {}
+        scenario = validate(Scenario, data, self.scenario_path)
+        params = Parameters.defaults().with_overrides(scenario.parameters, str(self.scenario_path))
+        prepared = replace(self, scenario=scenario, params=params)
+        try:
+            prepared.instruments()
+        except InputError as exc:
+            raise InputError(exc.file, f"{where}.{exc.field}" if where else exc.field, exc.problem,
+                             value=exc.value, allowed=exc.allowed) from None
+        return prepared
 
     def model(self, replicate: int = 0) -> RegionModel:
         """A fresh model for ``replicate`` (its seed derives from the scenario seed)."""
@@ -98,78 +131,31 @@ def prepare(path: str | Path, *, seed: int | None = None, replicates: int | None
     prepared = Prepared(scenario, path, region, region_path, params,
                         tuple(path.parent / "policies" / f"{c}.yaml" for c in region.policy_catalogues))
     prepared.instruments()   # validate the catalogues and the scenario's policy settings now
+    prepared.variants()      # ... and every variant's
     return prepared
 
 
-def run_replicate(prepared: Prepared, replicate: int, variant: str = "base",
-                  payments: list[pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Run one replicate to the horizon; return its tidy indicator table.
-
-    If ``payments`` is a list, the replicate's payment ledger is appended to it.
-    """
-    model = prepared.model(replicate).run()
-    if payments is not None:
-        ledger = model.government.payments()
-        ledger.insert(0, "replicate", replicate)
-        ledger.insert(0, "variant", variant)
-        payments.append(ledger)
-    return model.indicators(variant, replicate)
-
-
-def target_table(table: pd.DataFrame, region: Region) -> pd.DataFrame:
-    """Per target: the replicates' median and 5-95 % range in the target year, and the share meeting it.
-
-    A target "达到" is met when the indicator is at or above it in the target year
-    (DOMAIN.md); for a rank (lower is better) at or below it.
-    """
-    from .indicators import INDICATORS
-
-    rows = []
-    for t in region.targets:
-        v = table[(table["indicator"] == t.indicator) & (table["year"] == t.year)]["value"]
-        met = v >= t.value if INDICATORS[t.indicator].higher_is_better else v <= t.value
-        rows.append({"indicator": t.indicator, "target_year": t.year, "target_value": t.value, "unit": t.unit,
-                     "source": t.source, "median": v.median(), "p05": v.quantile(0.05), "p95": v.quantile(0.95),
-                     "share_met": float(met.mean()) if len(v) else float("nan"), "replicates": len(v)})
-    return pd.DataFrame(rows)
-
-
-def payment_summary(ledgers: list[pd.DataFrame]) -> pd.DataFrame:
-    """Payments per replicate, year and instrument: number of recipients and total 万元."""
-    ledger = pd.concat(ledgers, ignore_index=True)
-    keys = ["variant", "replicate", "year", "instrument", "payer"]
-    return (ledger.groupby(keys, sort=True)["amount"].agg(recipients="size", amount="sum").reset_index())
-
-
-def run_prepared(prepared: Prepared, progress: bool = False,
-                 payments: list[pd.DataFrame] | None = None) -> pd.DataFrame:
-    """Run every replicate of a prepared scenario (payment ledgers appended to ``payments``)."""
-    frames = []
-    n = prepared.scenario.replicates
-    for k in range(n):
-        frames.append(run_replicate(prepared, k, payments=payments))
-        if progress and sys.stdout.isatty():
-            print(f"\r  replicate {k + 1}/{n}", end="", flush=True)
-    if progress and sys.stdout.isatty():
-        print()
-    return pd.concat(frames, ignore_index=True)
-
-
 def run_scenario(path: str | Path, *, seed: int | None = None, replicates: int | None = None,
-                 horizon: int | None = None) -> pd.DataFrame:
-    """Run a scenario file and return the tidy table ``variant, replicate, year, indicator, value``.
+                 horizon: int | None = None, jobs: int = 1, scheduler: str | None = None) -> pd.DataFrame:
+    """Run a scenario file (base, no_policy and its variants); return the tidy indicator table.
 
     Args:
         path: scenario YAML file (e.g. ``scenarios/qiqihar.yaml``).
         seed: overrides the file's seed.
         replicates: overrides the file's number of replicates.
         horizon: overrides the file's last year.
+        jobs: local worker processes.
+        scheduler: Dask scheduler address, instead of local processes.
+
+    Returns:
+        Columns ``variant, replicate, year, indicator, value``.
 
     Example:
         >>> df = run_scenario("scenarios/qiqihar.yaml", replicates=2)      # doctest: +SKIP
         >>> df.query("indicator == 'hte_count' and year == 2025")            # doctest: +SKIP
     """
-    return run_prepared(prepare(path, seed=seed, replicates=replicates, horizon=horizon))
+    prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
+    return run_ensemble(prepared.variants(), prepared.scenario.replicates, jobs=jobs, scheduler=scheduler).table
 
 
 # ------------------------------------------------------------------ outputs
@@ -199,17 +185,20 @@ def versions() -> dict[str, str]:
     return out
 
 
-def manifest(prepared: Prepared) -> dict:
-    """Everything needed to regenerate a run: inputs (with hashes), parameters, seed, versions."""
+def manifest(prepared: Prepared, options: dict) -> dict:
+    """Everything needed to regenerate a run: inputs (with hashes), options, parameters, seed, versions."""
     files = [prepared.scenario_path, prepared.region_path, *prepared.policy_files]
     return {
         "tool": "innosim",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "scenario_file": str(prepared.scenario_path),
+        "scenario_sha256": _sha256(prepared.scenario_path),
+        "options": options,
         "scenario": prepared.scenario.model_dump(mode="json"),
+        "variants": list(prepared.variants()),
         "seed": prepared.scenario.seed,
         "replicates": prepared.scenario.replicates,
-        "replicate_seeds": "numpy SeedSequence(entropy=seed, spawn_key=(replicate,))",
+        "replicate_seeds": "numpy SeedSequence(entropy=seed, spawn_key=(replicate,)), the same for every variant",
         "horizon": prepared.scenario.horizon,
         "base_year": prepared.region.base_year,
         "input_sha256": {str(p): _sha256(p) for p in files},
@@ -222,14 +211,15 @@ def manifest(prepared: Prepared) -> dict:
 
 def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | None = None,
               replicates: int | None = None, horizon: int | None = None, lang: str = "zh",
-              progress: bool = False) -> Path:
-    """Run a scenario and write its output folder; return the folder.
+              jobs: int = 1, scheduler: str | None = None, progress: bool = False) -> Path:
+    """Run a scenario ensemble and write its output folder; return the folder.
 
     Everything is validated before anything is written. Results go to a
     temporary folder beside the destination, renamed into place only when
     complete, so a failed run leaves nothing that looks finished. An existing
     destination is replaced only if it is an innosim output folder.
     """
+    from . import results
     from .plots import plot_targets
 
     prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
@@ -237,17 +227,27 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
     if dest.exists() and not (dest / MANIFEST).is_file():
         raise InputError(dest, "--out", "exists and is not an innosim output folder; refusing to overwrite",
                          allowed="a new folder or an earlier innosim output")
-    ledgers: list[pd.DataFrame] = []
-    table = run_prepared(prepared, progress=progress, payments=ledgers)
+    variants = prepared.variants()
+    ens = run_ensemble(variants, prepared.scenario.replicates, jobs=jobs, scheduler=scheduler, progress=progress)
+    table = ens.table
+    tables = {"targets": results.targets(table, prepared.region),
+              "additionality": results.additionality(table, prepared.region),
+              "summary": results.summary(table),
+              "payments": ens.payments}
+    options = {"seed": seed, "replicates": replicates, "horizon": horizon, "lang": lang}
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
         tmp.chmod(0o755)   # mkdtemp makes it private; results are meant to be shared
         table.to_csv(tmp / "indicators.csv", index=False)
-        payment_summary(ledgers).to_csv(tmp / "payments.csv", index=False)
-        target_table(table, prepared.region).to_csv(tmp / "targets.csv", index=False)
-        plot_targets(table, prepared.region, tmp, lang=lang)
-        (tmp / MANIFEST).write_text(json.dumps(manifest(prepared), ensure_ascii=False, indent=2), "utf-8")
+        table.to_parquet(tmp / "indicators.parquet", index=False)
+        for name, frame in tables.items():
+            frame.to_csv(tmp / f"{name}.csv", index=False)
+        with pd.ExcelWriter(tmp / "results.xlsx") as xlsx:
+            for name in ("targets", "additionality", "summary"):
+                tables[name].to_excel(xlsx, sheet_name=name, index=False)
+        plot_targets(table[table["variant"] == "base"], prepared.region, tmp, lang=lang)
+        (tmp / MANIFEST).write_text(json.dumps(manifest(prepared, options), ensure_ascii=False, indent=2), "utf-8")
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -260,3 +260,29 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+#: files of an output folder that must be identical when the run is repeated
+REPRODUCIBLE = ("indicators.csv", "summary.csv", "targets.csv", "additionality.csv", "payments.csv")
+
+
+def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> tuple[Path, list[str]]:
+    """Regenerate an output folder from its manifest; return the new folder and the files that differ.
+
+    Refuses (InputError) when an input file changed since the run (its SHA-256 differs).
+    """
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise InputError(folder, "", "not an innosim output folder (no manifest.json)", allowed="an output folder")
+    meta = json.loads(path.read_text("utf-8"))
+    for file, digest in meta["input_sha256"].items():
+        if not Path(file).is_file() or _sha256(Path(file)) != digest:
+            raise InputError(file, "", "input changed or missing since the run; cannot reproduce it",
+                             allowed=f"the file with SHA-256 {digest[:12]}…")
+    opts = meta["options"]
+    dest = Path(out) if out else folder.with_name(folder.name + "-rerun")
+    write_run(meta["scenario_file"], out=dest, seed=opts["seed"], replicates=opts["replicates"],
+              horizon=opts["horizon"], lang=opts["lang"], jobs=jobs)
+    differ = [f for f in REPRODUCIBLE if (folder / f).read_bytes() != (dest / f).read_bytes()]
+    return dest, differ

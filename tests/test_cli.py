@@ -34,31 +34,41 @@ def test_run_writes_indicators_manifest_and_charts(tmp_path):
     assert main(["run", str(QIQIHAR), "--replicates", "3", "--out", str(out), "--quiet"]) == 0
     df = pd.read_csv(out / "indicators.csv")
     assert list(df.columns) == ["variant", "replicate", "year", "indicator", "value"]
+    assert list(df.variant.unique()) == ["base", "no_policy", "double_hte_award", "talent_instead_of_awards"]
     assert sorted(df.replicate.unique()) == [0, 1, 2]
     assert df.year.min() == 2021 and df.year.max() == 2035
     base = df[(df.year == 2021) & (df.indicator == "hte_count")]["value"]
     assert (base == 83).all()
+    assert pd.read_parquet(out / "indicators.parquet").equals(df)
     manifest = json.loads((out / "manifest.json").read_text("utf-8"))
-    for key in ("scenario", "parameters", "seed", "versions", "git_commit", "input_sha256", "replicates"):
+    for key in ("scenario", "parameters", "seed", "versions", "git_commit", "input_sha256", "replicates",
+                "scenario_sha256", "options", "variants"):
         assert key in manifest
     assert manifest["replicates"] == 3 and manifest["versions"]["mesa"].startswith("3.")
     pngs = sorted(p.stem for p in out.glob("*.png"))
     assert {"gdp", "hte_count", "rd_intensity", "tech_contract_value"} <= set(pngs)
     payments = pd.read_csv(out / "payments.csv")
-    paid = df[df.indicator == "subsidy_paid"].groupby(["replicate", "year"])["value"].sum()
-    ledger = payments.groupby(["replicate", "year"])["amount"].sum()
+    paid = df[df.indicator == "subsidy_paid"].groupby(["variant", "replicate", "year"])["value"].sum()
+    ledger = payments.groupby(["variant", "replicate", "year"])["amount"].sum()
     assert paid[paid > 0].round(6).equals(ledger.round(6))
+    assert "no_policy" not in set(payments.variant)               # the counterfactual pays nothing
     targets = pd.read_csv(out / "targets.csv")
-    assert set(targets.indicator) >= {"gdp", "hte_count", "rd_intensity"}
-    assert ((targets.share_met >= 0) & (targets.share_met <= 1)).all()
+    assert set(targets.indicator) >= {"gdp", "hte_count", "rd_intensity", "all_targets"}
+    assert ((targets.probability_met >= 0) & (targets.probability_met <= 1)).all()
+    add = pd.read_csv(out / "additionality.csv")
+    assert set(add.outcome) == {"hte_count", "rd_intensity", "gdp"}
+    assert set(add.variant) == {"base", "double_hte_award", "talent_instead_of_awards"}
+    assert set(pd.ExcelFile(out / "results.xlsx").sheet_names) == {"targets", "additionality", "summary"}
     assert not list(tmp_path.glob(".*partial"))
 
 
-def test_rerun_with_same_seed_is_identical(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
+def test_rerun_reproduces_a_run_bit_for_bit(tmp_path, capsys):
+    a = tmp_path / "a"
     main(["run", str(QIQIHAR), "--replicates", "2", "--horizon", "2026", "--out", str(a), "--quiet"])
-    main(["run", str(QIQIHAR), "--replicates", "2", "--horizon", "2026", "--out", str(b), "--quiet"])
-    assert (a / "indicators.csv").read_bytes() == (b / "indicators.csv").read_bytes()
+    assert main(["rerun", str(a), "--out", str(tmp_path / "b")]) == 0
+    assert "identical" in capsys.readouterr().out
+    for name in ("indicators.csv", "targets.csv", "additionality.csv", "summary.csv", "payments.csv"):
+        assert (a / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
 BAD_INPUTS = [

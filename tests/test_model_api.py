@@ -85,17 +85,28 @@ def test_region_targets_and_assumptions_cite_sources(qiqihar):
     assert all(a.source for a in region.population.values())
 
 
-def test_target_table_arithmetic_on_a_hand_made_table(qiqihar):
-    """share_met counts replicates at or above the target in the target year (达到 = at or above)."""
+def test_target_probability_arithmetic_on_a_hand_made_table(qiqihar):
+    """probability_met counts replicates at or above the target in the target year (达到 = at or above);
+    median_first_year is the first year by which half the replicates met it."""
+    import numpy as np
     import pandas as pd
 
-    from simulator.runner import target_table
+    from simulator.results import targets
 
-    rows = [("base", k, 2025, "hte_count", v) for k, v in enumerate([150, 200, 210, 199])]
-    rows += [("base", k, 2024, "hte_count", 999) for k in range(4)]   # other years do not count
-    table = pd.DataFrame(rows, columns=["variant", "replicate", "year", "indicator", "value"])
-    t = target_table(table, qiqihar.region).set_index("indicator")
-    assert t.loc["hte_count", "share_met"] == 0.5
-    assert t.loc["hte_count", "median"] == 199.5
-    assert t.loc["hte_count", "replicates"] == 4
+    region = qiqihar.region.model_copy(update={"targets": [t for t in qiqihar.region.targets
+                                                            if t.indicator in ("hte_count", "gdp")]})
+    hte = {0: [150, 180, 200, 210], 1: [150, 205, 200, 201], 2: [150, 160, 170, 200], 3: [150, 199, 199, 199]}
+    rows = []
+    for k, values in hte.items():
+        for year, v in zip(range(2022, 2026), values, strict=True):
+            rows.append(("base", k, year, "hte_count", v))
+            rows.append(("base", k, year, "gdp", 400 if k < 2 else 100))   # target 300: replicates 0, 1 meet it
+    t = targets(pd.DataFrame(rows, columns=["variant", "replicate", "year", "indicator", "value"]), region)
+    t = t.set_index("indicator")
+    assert t.loc["hte_count", "probability_met"] == 0.75              # 210, 201, 200 meet 200 in 2025; 199 not
+    assert t.loc["hte_count", "median"] == 200.5
+    assert t.loc["hte_count", "median_first_year"] == 2024             # first years 2024, 2023, 2025, never
+    assert t.loc["gdp", "probability_met"] == 0.5
+    assert t.loc["all_targets", "probability_met"] == 0.5             # replicates 0 and 1 meet both
     assert t.loc["hte_count", "source"].startswith("000 专栏1 row 5")
+    assert np.isnan(t.loc["all_targets", "target_value"])

@@ -65,12 +65,12 @@ def test_rank_award_is_paid_for_places_gained_and_spent_on_incubation():
 
 
 def test_rank_target_is_met_at_or_below():
-    from simulator.runner import target_table
+    from simulator.results import targets
 
     region = prepare(BAOTOU).region
     rows = [("base", k, 2025, "national_rank", v) for k, v in enumerate([60, 65, 66, 90])]
-    t = target_table(pd.DataFrame(rows, columns=["variant", "replicate", "year", "indicator", "value"]), region)
-    assert t.set_index("indicator").loc["national_rank", "share_met"] == 0.5
+    t = targets(pd.DataFrame(rows, columns=["variant", "replicate", "year", "indicator", "value"]), region)
+    assert t.set_index("indicator").loc["national_rank", "probability_met"] == 0.5
 
 
 @pytest.mark.parametrize("scale", [0.0, 3.0])

@@ -1,0 +1,107 @@
+"""Running many replicates of several variants: sequentially, on local processes, or on Dask.
+
+Work is cut into chunks of replicates; each chunk runs every variant for its
+replicates and returns only aggregates (indicator values and payment totals),
+so memory does not grow with agent detail. Chunks are put back in replicate
+order, and replicate k always uses the same seed, so the result is identical
+whatever the number of jobs or the back-end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .indicators import INDICATORS
+
+PAYMENT_COLUMNS = ["variant", "replicate", "year", "instrument", "payer", "recipients", "amount"]
+
+
+@dataclass
+class EnsembleResult:
+    """Aggregates of an ensemble: the tidy indicator table and the payment totals."""
+
+    table: pd.DataFrame
+    payments: pd.DataFrame
+
+
+def run_chunk(variants: dict, replicates: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every variant (name -> Prepared) for each replicate; return indicator rows and payment totals."""
+    names = list(INDICATORS)
+    rows, pays = [], []
+    for k in replicates:
+        for variant, prepared in variants.items():
+            model = prepared.model(k).run()
+            for rec in model.records:
+                year = rec["year"]
+                rows.extend((variant, k, year, name, rec[name]) for name in names if name in rec)
+            pays.extend((variant, k, *row) for row in model.government.payment_totals())
+    table = pd.DataFrame(rows, columns=["variant", "replicate", "year", "indicator", "value"])
+    return table, pd.DataFrame(pays, columns=PAYMENT_COLUMNS)
+
+
+def _chunks(n: int, size: int) -> list[list[int]]:
+    return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+
+
+def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: str | None = None,
+                 progress: bool = False, chunk_size: int | None = None) -> EnsembleResult:
+    """Run ``replicates`` replicates of every variant.
+
+    Args:
+        variants: variant name -> :class:`~simulator.runner.Prepared`.
+        replicates: number of replicates per variant.
+        jobs: local worker processes (1 = in this process).
+        scheduler: address of a Dask distributed scheduler (``tcp://host:port``); overrides ``jobs``.
+        progress: show a progress bar.
+        chunk_size: replicates per task (default: about four tasks per worker).
+    """
+    workers = max(jobs, 1)
+    size = chunk_size or max(1, min(25, -(-replicates // (4 * workers))))
+    chunks = _chunks(replicates, size)
+    bar = tqdm(total=replicates, disable=not progress, unit="replicate", desc="ensemble")
+    try:
+        parts = list(_execute(variants, chunks, workers, scheduler, bar))
+    finally:
+        bar.close()
+    table = pd.concat([p[0] for p in parts], ignore_index=True)
+    payments = pd.concat([p[1] for p in parts], ignore_index=True)
+    return EnsembleResult(_order(table, list(variants)), payments)
+
+
+def _execute(variants: dict, chunks: list[list[int]], workers: int, scheduler: str | None,
+             bar) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    if scheduler:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            futures = client.map(run_chunk, [variants] * len(chunks), chunks, pure=False)
+            for future, chunk in zip(futures, chunks, strict=True):
+                yield future.result()
+                bar.update(len(chunk))
+        return
+    if workers == 1:
+        for chunk in chunks:
+            yield run_chunk(variants, chunk)
+            bar.update(len(chunk))
+        return
+    context = multiprocessing.get_context("spawn")   # no fork of a threaded parent; same on every OS
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(run_chunk, variants, chunk) for chunk in chunks]
+        for future, chunk in zip(futures, chunks, strict=True):
+            yield future.result()
+            bar.update(len(chunk))
+
+
+def _order(table: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
+    """Sort rows by variant (declared order), replicate, year, indicator (registry order)."""
+    v = table["variant"].map({name: i for i, name in enumerate(variants)}).to_numpy()
+    ind = table["indicator"].map({name: i for i, name in enumerate(INDICATORS)}).to_numpy()
+    order = np.lexsort((ind, table["year"].to_numpy(), table["replicate"].to_numpy(), v))
+    return table.iloc[order].reset_index(drop=True)

@@ -1,0 +1,124 @@
+"""Ensemble results as tables: summary bands, target probabilities, additionality and cost.
+
+Every function takes the tidy indicator table (``variant, replicate, year,
+indicator, value``) and returns a DataFrame; nothing here touches a model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .config import NO_POLICY, Region
+from .indicators import INDICATORS
+
+QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
+#: outcomes whose additionality against no_policy is reported, with the unit of one "extra"
+OUTCOMES = {"hte_count": "家", "rd_intensity": "percentage points", "gdp": "亿元"}
+
+
+def summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Median and 5/25/75/95 % quantiles over replicates, per variant, indicator and year."""
+    grouped = table.groupby(["variant", "indicator", "year"], sort=False)["value"]
+    out = pd.concat({name: grouped.quantile(q) for name, q in QUANTILES.items()}, axis=1)
+    return out.reset_index()
+
+
+def _met(values: pd.Series | np.ndarray, indicator: str, target: float) -> np.ndarray:
+    values = np.asarray(values)
+    return values >= target if INDICATORS[indicator].higher_is_better else values <= target
+
+
+def targets(table: pd.DataFrame, region: Region) -> pd.DataFrame:
+    """Per variant and target: probability met in the target year and median first year reached.
+
+    ``probability_met`` is the share of replicates at (or beyond) the target in
+    the target year ("达到": at or above; at or below for a rank).
+    ``median_first_year`` is the first year by which at least half of the
+    replicates have met the target (the median of the first years, replicates
+    that never meet it counting as later than the horizon); empty when fewer
+    than half meet it by the horizon. One row per
+    variant, ``indicator = all_targets``, gives the share of replicates meeting
+    every target in its year.
+    """
+    rows = []
+    for variant, part in table.groupby("variant", sort=False):
+        wide = part.pivot_table(index="replicate", columns=["indicator", "year"], values="value")
+        replicates = wide.index
+        joint = np.ones(len(replicates), dtype=bool)
+        for t in region.targets:
+            if (t.indicator, t.year) not in wide.columns:
+                continue
+            v = wide[(t.indicator, t.year)].to_numpy()
+            met = _met(v, t.indicator, t.value)
+            joint &= met
+            series = wide[t.indicator]
+            years = np.array(series.columns)
+            reached = _met(series.to_numpy(), t.indicator, t.value)
+            first = np.where(reached.any(axis=1), years[np.argmax(reached, axis=1)], np.inf)
+            median_first = float(np.quantile(first, 0.5, method="inverted_cdf"))
+            rows.append({"variant": variant, "indicator": t.indicator, "target_year": t.year,
+                         "target_value": t.value, "unit": t.unit, "source": t.source,
+                         "probability_met": float(met.mean()),
+                         "median_first_year": median_first if np.isfinite(median_first) else np.nan,
+                         "median": float(np.median(v)), "p05": float(np.quantile(v, 0.05)),
+                         "p95": float(np.quantile(v, 0.95)), "replicates": len(v)})
+        if region.targets:
+            rows.append({"variant": variant, "indicator": "all_targets", "target_year": np.nan,
+                         "target_value": np.nan, "unit": "", "source": "every target above in its year",
+                         "probability_met": float(joint.mean()), "median_first_year": np.nan, "median": np.nan,
+                         "p05": np.nan, "p95": np.nan, "replicates": len(replicates)})
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["median_first_year"] = out["median_first_year"].astype("Int64")
+    return out
+
+
+def plan_year(region: Region, table: pd.DataFrame) -> int:
+    """The year additionality is measured in: the region's last target year, else the last year run."""
+    years = [t.year for t in region.targets]
+    return max(years) if years else int(table["year"].max())
+
+
+def additionality(table: pd.DataFrame, region: Region) -> pd.DataFrame:
+    """Extra HTEs, R&D-intensity points and GDP of each variant against ``no_policy``, and their cost.
+
+    Differences are taken replicate by replicate (common random numbers make
+    replicate k of two variants differ only by policy). ``cost`` is the
+    cumulative subsidy the variant paid from the base year to ``year`` (万元),
+    less what ``no_policy`` paid (nothing). ``cost_per_unit_median`` is the
+    ratio of the medians (万元 per extra unit), empty when the median extra is
+    not positive.
+    """
+    if NO_POLICY not in set(table["variant"]):
+        return pd.DataFrame()
+    year = plan_year(region, table)
+    upto = table[table["year"] <= year]
+    paid = upto[upto["indicator"] == "subsidy_paid"].groupby(["variant", "replicate"])["value"].sum()
+    at = table[table["year"] == year].pivot_table(index=["variant", "replicate"], columns="indicator", values="value")
+    base = at.loc[NO_POLICY]
+    rows = []
+    for variant in table["variant"].unique():
+        if variant == NO_POLICY:
+            continue
+        cost = (paid.get(variant, pd.Series(dtype=float)).reindex(base.index, fill_value=0.0)
+                - paid.get(NO_POLICY, pd.Series(dtype=float)).reindex(base.index, fill_value=0.0))
+        for outcome, unit in OUTCOMES.items():
+            extra = (at.loc[variant][outcome] - base[outcome]).to_numpy()
+            med = float(np.median(extra))
+            cost_med = float(np.median(cost))
+            rows.append({"variant": variant, "outcome": outcome, "year": year, "unit": unit,
+                         "extra_median": med, "extra_p05": float(np.quantile(extra, 0.05)),
+                         "extra_p95": float(np.quantile(extra, 0.95)), "cost_median": cost_med,
+                         "cost_p05": float(np.quantile(cost, 0.05)), "cost_p95": float(np.quantile(cost, 0.95)),
+                         "cost_per_unit_median": cost_med / med if med > 0 else np.nan})
+    return pd.DataFrame(rows)
+
+
+def payment_summary(ledgers: list[pd.DataFrame]) -> pd.DataFrame:
+    """Payments per variant, replicate, year and instrument: number of recipients and total 万元."""
+    keys = ["variant", "replicate", "year", "instrument", "payer"]
+    if not ledgers:
+        return pd.DataFrame(columns=[*keys, "recipients", "amount"])
+    ledger = pd.concat(ledgers, ignore_index=True)
+    return ledger.groupby(keys, sort=True)["amount"].agg(recipients="size", amount="sum").reset_index()
