@@ -32,17 +32,32 @@ class EnsembleResult:
 
 
 def run_chunk(variants: dict, replicates: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every variant (name -> Prepared) for each replicate; return indicator rows and payment totals."""
-    names = list(INDICATORS)
-    rows, pays = [], []
+    """Run every variant (name -> Prepared) for each replicate; return indicator rows and payment totals.
+
+    Rows are built from numpy blocks (one per model: years x indicators), so an
+    ensemble's memory is a few bytes per value, not a Python object per value.
+    """
+    blocks, keys, pays = [], [], []
     for k in replicates:
         for variant, prepared in variants.items():
             model = prepared.model(k).run()
-            for rec in model.records:
-                year = rec["year"]
-                rows.extend((variant, k, year, name, rec[name]) for name in names if name in rec)
+            names = [n for n in INDICATORS if n in model.records[0]]
+            values = np.array([[rec[n] for n in names] for rec in model.records], dtype=float)
+            years = np.array([rec["year"] for rec in model.records], dtype=np.int64)
+            blocks.append((values, years, names))
+            keys.append((variant, k))
             pays.extend((variant, k, *row) for row in model.government.payment_totals())
-    table = pd.DataFrame(rows, columns=["variant", "replicate", "year", "indicator", "value"])
+    parts = []
+    for (variant, k), (values, years, names) in zip(keys, blocks, strict=True):
+        n_years, n_ind = values.shape
+        parts.append(pd.DataFrame({
+            "variant": np.repeat(variant, n_years * n_ind).astype(object),
+            "replicate": np.full(n_years * n_ind, k, dtype=np.int64),
+            "year": np.repeat(years, n_ind),
+            "indicator": np.tile(np.array(names, dtype=object), n_years),
+            "value": values.ravel()}))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["variant", "replicate", "year", "indicator", "value"])
     return table, pd.DataFrame(pays, columns=PAYMENT_COLUMNS)
 
 

@@ -21,6 +21,7 @@ as boxes. Charts are saved as PNG (300 dpi) and SVG (text as paths) with the sam
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -31,7 +32,6 @@ from importlib import resources
 from pathlib import Path
 
 import matplotlib
-import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from .config import Region  # noqa: E402
 from .indicators import INDICATORS  # noqa: E402
@@ -49,9 +50,9 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanY
 #: so charts render Chinese on any machine without a system font.
 BUNDLED_FONT = ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf")
 
-#: Okabe-Ito colours (colour-blind safe). ``base`` and ``no_policy`` keep fixed colours in every
-#: chart; other variants take the rest in order of first appearance.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Variant colours from the Okabe-Ito palette (colour-blind safe): ``base`` blue and ``no_policy``
+#: grey in every chart, other variants the rest in order of first appearance (line styles differ
+#: too, so charts also read in black and white).
 BASE_COLOR, NO_POLICY_COLOR = "#0072B2", "#7F7F7F"
 OTHER_COLORS = ("#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (7, 2)))
@@ -65,7 +66,7 @@ DPI = 300
 FIG_WIDTH = 7.5                   # inches: scales to a report's text width without shrinking fonts much
 NOTE_SIZE = 7                     # pt, source notes
 NOTE_EM = FIG_WIDTH * 72 / NOTE_SIZE - 4    # a note line fills the figure width
-TITLE_EM = 44                     # title lines (11 pt) beside the left axis labels
+TITLE_EM = 48                     # title lines (11 pt), from the left axis to the legend's right edge
 NO_LINE_START = ".,;:!?)]}%、，。；：！？）」』"     # punctuation kept at the end of the previous line
 SOURCE_CHARS = 160                # a quoted source longer than this is cut with "…"
 
@@ -88,20 +89,20 @@ def _labels(lang: str) -> dict[str, str]:
     if lang == "zh":
         return {"median": "中位数", "band50": "50% 区间", "band90": "90% 区间", "target": "目标",
                 "baseline": "基期", "year": "年份", "note": "来源", "runs": "次模拟",
-                "variant": "情景", "bands_light": "浅色: 50% 区间", "prob": "达到目标的概率 (%)",
+                "variant": "情景", "bands_light": "浅色: 50% 区间", "prob": "达到目标的概率",
                 "prob_title": "达到规划目标的概率", "all_targets": "全部目标同时达到",
                 "cost_title": "每新增单位成果的补贴成本 (相对 no_policy)", "no_gain": "无新增 (增量 ≤ 0)",
-                "na": "无数据", "to": "至", "doc": "文件", "base_src": "基期",
+                "na": "无数据", "doc": "文件", "base_src": "基期",
                 "cost_note": "成本 = 至该年累计补贴 (万元) 的中位数; 新增 = 相对 no_policy 情景的中位数 "
                              "(括号内 5%–95%); 成本/新增 为各次模拟的中位数.",
                 "prob_note": "概率 = 在目标年份达到或超过目标值的模拟次数占比 (排名: 达到或优于).",
                 "no_data": "无模拟数据", "rank_note": "1 = 最好"}
     return {"median": "median", "band50": "50% band", "band90": "90% band", "target": "target",
             "baseline": "baseline", "year": "year", "note": "source", "runs": "replicates",
-            "variant": "variant", "bands_light": "light: 50% bands", "prob": "probability of meeting the target (%)",
+            "variant": "variant", "bands_light": "light: 50% bands", "prob": "probability of meeting the target",
             "prob_title": "Probability of meeting the plan's targets", "all_targets": "All targets met jointly",
             "cost_title": "Subsidy cost per additional unit of outcome (vs no_policy)", "no_gain": "no gain",
-            "na": "n/a", "to": "to", "doc": "document", "base_src": "baseline",
+            "na": "n/a", "doc": "document", "base_src": "baseline",
             "cost_note": "Cost = median cumulative subsidies to the year (万元, CNY 10,000); extra = median "
                          "difference from the no_policy variant (5%–95% in brackets); cost per unit = median "
                          "over replicates.",
@@ -121,8 +122,8 @@ _COST_AXIS = {"zh": {"hte_count": "万元 / 新增一家高新技术企业", "rd
               "en": {"hte_count": "万元 (CNY 10,000) per additional HTE",
                      "rd_intensity": "万元 (CNY 10,000) per +1 pp of R&D intensity",
                      "gdp": "万元 (CNY 10,000) per additional 亿元 of GDP"}}
-_VARIANT_GLOSS = {"zh": {"base": "现行政策", NO_POLICY: "无补贴"},
-                  "en": {"base": "policies as written", NO_POLICY: "no subsidies"}}
+_VARIANT_GLOSS = {"zh": {"base": "现行政策", NO_POLICY: "无政策反事实"},
+                  "en": {"base": "policies as written", NO_POLICY: "counterfactual"}}
 
 
 def resolve_lang(lang: str) -> str:
@@ -158,13 +159,19 @@ def _save(fig, path: str | Path, formats: Sequence[str] = ("png", "svg")) -> lis
     """Save ``fig`` once per format beside each other (same stem); close it; return the files."""
     stem = _stem(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    # the tight box (everything drawn, notes under the axes included) measured once for all formats,
+    # at the PNG's resolution: hinting makes text at 300 dpi wider than at the screen's 100
+    fig.set_dpi(DPI)
+    box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.08)
     out = []
-    for fmt in formats:
-        target = stem.with_name(f"{stem.name}.{fmt}")
-        meta = {"Date": None} if fmt == "svg" else {}
-        fig.savefig(target, dpi=DPI, format=fmt, bbox_inches="tight", pad_inches=0.08, metadata=meta)
-        out.append(target)
-    plt.close(fig)
+    try:
+        for fmt in formats:
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            meta = {"Date": None} if fmt == "svg" else {}
+            fig.savefig(target, dpi=DPI, format=fmt, bbox_inches=box, metadata=meta)
+            out.append(target)
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -258,7 +265,9 @@ def _default_variant(table: pd.DataFrame, variant: str | None = "base") -> str |
 
 
 def _char_em(ch: str) -> float:
-    """Approximate advance of a character in em: CJK full width, Latin about 0.6 (DejaVu Sans)."""
+    """Approximate advance of a character in em: CJK full width, Latin about 0.6 (DejaVu Sans), space 0.3."""
+    if ch.isspace():
+        return 0.3
     return 1.0 if unicodedata.east_asian_width(ch) in ("W", "F") else 0.6
 
 
@@ -273,7 +282,7 @@ def _wrap(text: str, width_em: float) -> str:
             w = sum(_char_em(c) for c in tok)
             if tok.isspace():
                 if line:
-                    line, width = line + " ", width + 0.3
+                    line, width = line + " ", width + _char_em(" ")
                 continue
             while w > width_em:                        # a word longer than a line: cut it
                 room = int((width_em - width) / 0.6)
@@ -312,10 +321,10 @@ def _finish_axes(ax, indicator: str, lang: str) -> None:
     lo, hi = ax.get_ylim()
     if meta is not None and not meta.higher_is_better:
         ax.set_ylabel(f"{_unit_axis(unit, lang)} ({lab['rank_note']})")
-        ax.set_ylim(hi, max(0.0, lo - 0.1 * (hi - lo)))
+        ax.set_ylim(max(hi, lo + 1.0), max(0.0, lo - 0.1 * max(hi - lo, 1.0)))
     else:
         ax.set_ylabel(_unit_axis(unit, lang))
-        ax.set_ylim(0, hi + 0.08 * hi)
+        ax.set_ylim(0, hi * 1.08 if hi > 0 else 1.0)
     ax.set_xlabel(lab["year"])
     ax.grid(alpha=0.3, lw=0.6)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -343,25 +352,51 @@ def _draw_targets(ax, region: Region, indicator: str, lang: str, color: str) -> 
     return [t.source for t in targets], labels
 
 
-def _label_targets(ax, labels: list[tuple], color: str) -> None:
-    """Write each target label beside its star, above it if free, else below, else further out,
-    so labels never overlap each other. Call after the layout is final."""
+#: Where a target label may go relative to its star: (dx, dy) in points and horizontal alignment.
+_LABEL_SPOTS = ((9, 2, "left"), (-9, 2, "right"), (9, -15, "left"), (-9, -15, "right"), (9, 16, "left"),
+                (-9, 16, "right"), (9, -29, "left"), (9, 30, "left"), (-9, 30, "right"), (9, 44, "left"))
+
+
+def _series_points(ax, lines: list) -> np.ndarray:
+    """Display coordinates densely sampled along the data lines."""
+    pts = []
+    for line in lines:
+        xy = ax.transData.transform(np.column_stack(line.get_data()).astype(float))
+        for a, b in itertools.pairwise(xy):
+            pts.append(a + np.linspace(0, 1, 12)[:, None] * (b - a))
+    return np.vstack(pts) if pts else np.empty((0, 2))
+
+
+def _label_targets(ax, labels: list[tuple], color: str, lines: list) -> None:
+    """Write each target label beside its star, at the first spot that stays inside the axes and
+    overlaps neither another label nor a median line (else the first spot free of labels).
+    Call after the layout is final."""
     renderer = ax.figure.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    points = _series_points(ax, lines)
     placed = []
     for x, y, text in labels:
-        for dy in (2, -15, 16, -29, 30, -43, 44):
-            ann = ax.annotate(text, (x, y), xytext=(9, dy), textcoords="offset points", fontsize=8.5,
+        choice = fallback = None
+        for dx, dy, ha in _LABEL_SPOTS:
+            ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8.5, ha=ha,
                               color=color, va="bottom", zorder=6, annotation_clip=False,
                               bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})
             box = ann.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in placed):
-                break
             ann.remove()
-        else:
-            ann = ax.annotate(text, (x, y), xytext=(9, 2), textcoords="offset points", fontsize=8.5,
-                              color=color, va="bottom", zorder=6, annotation_clip=False)
-            box = ann.get_window_extent(renderer)
-        placed.append(box)
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+            if not inside or any(box.overlaps(other) for other in placed):
+                continue
+            fallback = fallback or (dx, dy, ha, box)
+            hits = ((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
+                    & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)).any() if len(points) else False
+            if not hits:
+                choice = (dx, dy, ha, box)
+                break
+        dx, dy, ha, box = choice or fallback or (9, 2, "left", None)
+        ann = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8.5, ha=ha,
+                          color=color, va="bottom", zorder=6, annotation_clip=False,
+                          bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.6})
+        placed.append(box if box is not None else ann.get_window_extent(renderer))
 
 
 def _draw_baseline(ax, region: Region, indicator: str, lang: str) -> str | None:
@@ -393,7 +428,10 @@ def _source_note(region: Region, sources: list[str], base_source: str | None, la
 
 def _title(indicator_or_text: str, region: Region, lang: str) -> str:
     """``Indicator — Region`` wrapped to the figure width (English region names are long)."""
-    return _wrap(f"{indicator_or_text} — {_region_name(region, lang)}", TITLE_EM)
+    full = f"{indicator_or_text} — {_region_name(region, lang)}"
+    if sum(_char_em(c) for c in full) <= TITLE_EM:
+        return full
+    return _wrap(f"{indicator_or_text}\n{_region_name(region, lang)}", TITLE_EM)
 
 
 def _no_data(ax, lang: str) -> None:
@@ -428,10 +466,11 @@ def fan_chart(table: pd.DataFrame, region: Region, indicator: str, path: str | P
     q, n = _quantiles(table, indicator, variant)
     with _style(lang):
         fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.4))
+        series = []
         if n:
             ax.fill_between(q.index, q[0.05], q[0.95], color=FAN_BLUES[0], alpha=0.6, lw=0, label=lab["band90"])
             ax.fill_between(q.index, q[0.25], q[0.75], color=FAN_BLUES[1], alpha=0.7, lw=0, label=lab["band50"])
-            ax.plot(q.index, q[0.5], color=FAN_BLUES[2], lw=2, label=lab["median"])
+            series = ax.plot(q.index, q[0.5], color=FAN_BLUES[2], lw=2, label=lab["median"])
         else:
             _no_data(ax, lang)
         base_source = _draw_baseline(ax, region, indicator, lang)
@@ -440,9 +479,10 @@ def fan_chart(table: pd.DataFrame, region: Region, indicator: str, path: str | P
         run = f"{lab['variant']} {variant}, {n} {lab['runs']}" if variant else f"{n} {lab['runs']}"
         ax.set_title(f"{_title(_indicator_name(indicator, lang), region, lang)}\n{run}",
                      fontsize=11, loc="left")
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
         fig.tight_layout()
-        _label_targets(ax, tlabels, TARGET_COLOR)
+        _label_targets(ax, tlabels, TARGET_COLOR, series)
         _note(fig, _source_note(region, sources, base_source, lang, f"innosim, {run}"))
         return _save(fig, path, formats)
 
@@ -462,7 +502,7 @@ def variants_chart(table: pd.DataFrame, region: Region, indicator: str, path: st
     counts = []
     with _style(lang):
         fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.4))
-        any_data = False
+        any_data, series = False, []
         for v in variants:
             q, n = _quantiles(table, indicator, v)
             if not n:
@@ -470,7 +510,8 @@ def variants_chart(table: pd.DataFrame, region: Region, indicator: str, path: st
             any_data = True
             color, ls = styles.get(v, (BASE_COLOR, "-"))
             ax.fill_between(q.index, q[0.25], q[0.75], color=color, alpha=0.15, lw=0)
-            ax.plot(q.index, q[0.5], color=color, ls=ls, lw=2, label=_variant_label(v, lang) if v else lab["median"])
+            series += ax.plot(q.index, q[0.5], color=color, ls=ls, lw=2,
+                              label=_variant_label(v, lang) if v else lab["median"])
             counts.append(n)
         if not any_data:
             _no_data(ax, lang)
@@ -485,7 +526,7 @@ def variants_chart(table: pd.DataFrame, region: Region, indicator: str, path: st
         ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0,
                   title=lab["variant"], alignment="left")
         fig.tight_layout()
-        _label_targets(ax, tlabels, "black")
+        _label_targets(ax, tlabels, "black", series)
         n_runs = f"innosim, {max(counts) if counts else 0} {lab['runs']}"
         _note(fig, _source_note(region, sources, base_source, lang, n_runs))
         return _save(fig, path)
@@ -518,7 +559,9 @@ def probability_chart(targets: pd.DataFrame, region: Region, path: str | Path, l
     """
     lang = resolve_lang(lang)
     lab = _labels(lang)
-    df = targets.copy()
+    df = targets.copy() if targets is not None else pd.DataFrame()
+    if df.empty or "probability_met" not in df:    # a region without targets
+        df = pd.DataFrame(columns=["variant", "indicator", "target_year", "target_value", "probability_met"])
     if "variant" not in df:
         df["variant"] = "base"
     prob = pd.to_numeric(df["probability_met"], errors="coerce")
@@ -548,15 +591,23 @@ def probability_chart(targets: pd.DataFrame, region: Region, path: str | Path, l
         n_single = int((~first.loc[order, "indicator"].eq(ALL_TARGETS)).sum())
         if 0 < n_single < n_t:
             ax.axhline(n_single - 0.5, color="#444444", lw=0.8)
-        ax.set_ylim(n_t - 0.5, -0.5)
+        if n_t:
+            ax.set_ylim(n_t - 0.5, -0.5)
+        else:
+            _no_data(ax, lang)
         ax.set_xlim(0, 100)
         ax.set_xticks(range(0, 101, 25), [f"{p}%" for p in range(0, 101, 25)])
         ax.set_xlabel(lab["prob"])
         ax.grid(axis="x", alpha=0.3, lw=0.6)
         ax.tick_params(axis="y", length=0)
-        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=min(n_v, 3), frameon=False,
-                  borderaxespad=0.3, handlelength=1.2)
         fig.suptitle(_title(lab["prob_title"], region, lang), fontsize=11, x=0.01, ha="left")
+        # the legend sits above the bars in as many columns as fit in the figure's width
+        for ncol in range(min(n_v, 4), 0, -1) if variants else ():
+            legend = ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol, frameon=False,
+                               borderaxespad=0.3, handlelength=1.2)
+            fig.tight_layout()
+            if legend.get_window_extent(fig.canvas.get_renderer()).x1 <= fig.bbox.x1:
+                break
         fig.tight_layout()
         n_runs = pd.to_numeric(df["replicates"], errors="coerce").max() if "replicates" in df else np.nan
         runs = f"innosim, {int(n_runs)} {lab['runs']}" if pd.notna(n_runs) else "innosim"
@@ -573,7 +624,7 @@ def _cost_detail(row: pd.Series | None, lang: str) -> str:
     spread = ""
     if pd.notna(row.get("extra_p05")) and pd.notna(row.get("extra_p95")):
         spread = f" ({_num(row['extra_p05'])}…{_num(row['extra_p95'])})"
-    extra = _with_unit(row["extra_median"], unit, lang)
+    extra = _with_unit(row["extra_median"], "firms" if lang == "en" and unit == "家" else unit, lang)
     extra = extra if row["extra_median"] < 0 else "+" + extra
     cost = _with_unit(row.get("cost_median", np.nan), "万元", lang)
     return f"新增 {extra}{spread}, 成本 {cost}" if lang == "zh" else f"extra {extra}{spread}, cost {cost}"
@@ -632,7 +683,9 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh") 
             ax.set_yticks(ys, [_variant_label(v, lang) for v in variants])
             ax.set_ylim(len(variants) - 0.5, -0.5)
             ax.set_xlim(0, top * 1.8)
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _pos: _num(x)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _num(x)))
+            if not any(x > 0 for x in finite):     # no bar longer than 0: a scale would mean nothing
+                ax.set_xticks([])
             ax.set_xlabel(_COST_AXIS[lang].get(outcome, f"万元 / {outcome}"))
             ax.tick_params(axis="y", length=0)
             ax.grid(axis="x", alpha=0.3, lw=0.6)

@@ -220,7 +220,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
     destination is replaced only if it is an innosim output folder.
     """
     from . import results
-    from .plots import plot_targets
+    from .plots import report_charts
 
     prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
     dest = Path(out) if out is not None else Path("outputs") / prepared.scenario.name
@@ -246,7 +246,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
         with pd.ExcelWriter(tmp / "results.xlsx") as xlsx:
             for name in ("targets", "additionality", "summary"):
                 tables[name].to_excel(xlsx, sheet_name=name, index=False)
-        plot_targets(table[table["variant"] == "base"], prepared.region, tmp, lang=lang)
+        report_charts(table, tables["targets"], tables["additionality"], prepared.region, tmp, lang=lang)
         (tmp / MANIFEST).write_text(json.dumps(manifest(prepared, options), ensure_ascii=False, indent=2), "utf-8")
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old")

@@ -45,8 +45,11 @@ def test_run_writes_indicators_manifest_and_charts(tmp_path):
                 "scenario_sha256", "options", "variants"):
         assert key in manifest
     assert manifest["replicates"] == 3 and manifest["versions"]["mesa"].startswith("3.")
-    pngs = sorted(p.stem for p in out.glob("*.png"))
-    assert {"gdp", "hte_count", "rd_intensity", "tech_contract_value"} <= set(pngs)
+    pngs = {p.stem for p in out.glob("*.png")}
+    for name in ("gdp", "hte_count", "rd_intensity", "tech_contract_value"):
+        assert {f"fan_{name}", f"variants_{name}"} <= pngs
+    assert {"probability", "cost"} <= pngs
+    assert {p.stem for p in out.glob("*.svg")} == pngs
     payments = pd.read_csv(out / "payments.csv")
     paid = df[df.indicator == "subsidy_paid"].groupby(["variant", "replicate", "year"])["value"].sum()
     ledger = payments.groupby(["variant", "replicate", "year"])["amount"].sum()
