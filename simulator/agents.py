@@ -165,6 +165,10 @@ class ResearchInstitute(mesa.Agent):
         return Event(trigger, agents=np.array([self.unique_id]), level=np.array([level]),
                      kind=np.array([self.kind]))
 
+    def _expected(self, trigger: str, level: str) -> float:
+        gov = self.model.government
+        return float(gov.expected_payment(self._event(trigger, level))[0]) if gov.offers(trigger) else 0.0
+
     def consider_upgrade(self, rng: np.random.Generator) -> None:
         """An R&D institution (not a university) may be recognised one level up.
 
@@ -178,9 +182,9 @@ class ResearchInstitute(mesa.Agent):
             return
         p, gov = self.model.params, self.model.government
         target = LEVELS[LEVELS.index(self.level) + 1]
-        top_up = float(gov.expected_payment(self._event("institute_upgraded", target))[0])
+        top_up = self._expected("institute_upgraded", target)
         trigger = "institute_upgraded" if top_up > 0 else "institute_recognised"
-        expected = top_up if top_up > 0 else float(gov.expected_payment(self._event(trigger, target))[0])
+        expected = top_up if top_up > 0 else self._expected(trigger, target)
         if u < min(p.institute_upgrade_prob * (1.0 + p.institute_award_response * expected / 100.0), 1.0):
             self.level = target
             gov.pay(self._event(trigger, target))
@@ -207,16 +211,36 @@ class Government(mesa.Agent):
 
     def __init__(self, model: RegionModel, instruments: list[Instrument]) -> None:
         super().__init__(model)
-        self.instruments = list(instruments)
+        self.instruments = instruments
         self._ledger: list[tuple[int, str, str, str, np.ndarray, np.ndarray]] = []
         self._paid: dict[int, float] = {}
         self._paid_by: dict[tuple[int, str], float] = {}
         self._recipients: dict[tuple[int, str], int] = {}
 
+    @property
+    def instruments(self) -> list[Instrument]:
+        """The instruments the government pays (setting them resets the table of active ones)."""
+        return self._instruments
+
+    @instruments.setter
+    def instruments(self, instruments: list[Instrument]) -> None:
+        self._instruments = list(instruments)
+        self._active_year: int | None = None
+
     def active(self, trigger: str) -> list[Instrument]:
-        """Instruments responding to ``trigger`` in the model's current year."""
+        """Instruments responding to ``trigger`` in the model's current year (tabled once a year)."""
         year = self.model.year
-        return [i for i in self.instruments if i.trigger == trigger and i.active(year)]
+        if self._active_year != year:
+            self._active: dict[str, list[Instrument]] = {}
+            for inst in self._instruments:
+                if inst.active(year):
+                    self._active.setdefault(inst.trigger, []).append(inst)
+            self._active_year = year
+        return self._active.get(trigger, [])
+
+    def offers(self, trigger: str) -> bool:
+        """Whether any instrument pays for ``trigger`` this year."""
+        return bool(self.active(trigger))
 
     def expected_payment(self, event: Event) -> np.ndarray:
         """What firms would receive for ``event`` under this year's rules (万元 each)."""
