@@ -47,6 +47,7 @@ def run_chunk(variants: dict, replicates: list[int]) -> tuple[pd.DataFrame, pd.D
             blocks.append((values, years, names))
             keys.append((variant, k))
             pays.extend((variant, k, *row) for row in model.government.payment_totals())
+            model.release()
     parts = []
     for (variant, k), (values, years, names) in zip(keys, blocks, strict=True):
         n_years, n_ind = values.shape

@@ -103,3 +103,27 @@ def test_additionality_against_no_policy(qiqihar):
     none = table[(table.variant == "no_policy") & (table.year == 2025) & (table.indicator == "hte_count")]
     extra = base["value"].to_numpy() - none["value"].to_numpy()
     assert add.loc["hte_count", "extra_median"] == pytest.approx(pd.Series(extra).median())
+
+
+def test_models_are_freed_after_an_ensemble(qiqihar):
+    """Memory does not grow with the replicate count: no model outlives its run (Mesa 3.3 kept them all)."""
+    import gc
+    import weakref
+
+    from simulator.ensemble import run_chunk
+
+    seen = []
+    original = type(qiqihar).model
+
+    def spy(self, replicate=0):
+        model = original(self, replicate)
+        seen.append(weakref.ref(model))
+        return model
+
+    type(qiqihar).model = spy
+    try:
+        run_chunk({"base": qiqihar}, [0, 1])
+    finally:
+        type(qiqihar).model = original
+    gc.collect()
+    assert len(seen) == 2 and all(ref() is None for ref in seen)
