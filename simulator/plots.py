@@ -94,7 +94,7 @@ def _labels(lang: str) -> dict[str, str]:
                 "cost_title": "每新增单位成果的补贴成本 (相对 no_policy)", "no_gain": "无新增 (增量 ≤ 0)",
                 "na": "无数据", "doc": "文件", "base_src": "基期",
                 "cost_note": "成本 = 至该年累计补贴 (万元) 的中位数; 新增 = 相对 no_policy 情景的中位数 "
-                             "(括号内 5%–95%); 成本/新增 为各次模拟的中位数.",
+                             "(括号内 5%–95%); 单位成本 = 成本中位数 ÷ 新增中位数.",
                 "prob_note": "概率 = 在目标年份达到或超过目标值的模拟次数占比 (排名: 达到或优于).",
                 "no_data": "无模拟数据", "rank_note": "1 = 最好"}
     return {"median": "median", "band50": "50% band", "band90": "90% band", "target": "target",
@@ -104,8 +104,8 @@ def _labels(lang: str) -> dict[str, str]:
             "cost_title": "Subsidy cost per additional unit of outcome (vs no_policy)", "no_gain": "no gain",
             "na": "n/a", "doc": "document", "base_src": "baseline",
             "cost_note": "Cost = median cumulative subsidies to the year (万元, CNY 10,000); extra = median "
-                         "difference from the no_policy variant (5%–95% in brackets); cost per unit = median "
-                         "over replicates.",
+                         "difference from the no_policy variant (5%–95% in brackets); cost per unit = median cost "
+                         "divided by median extra.",
             "prob_note": "Probability = share of replicates at or above the target in the target year "
                          "(rank: at or better).",
             "no_data": "no simulated values", "rank_note": "1 = best"}
