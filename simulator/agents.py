@@ -51,16 +51,6 @@ class Incubator(mesa.Agent):
         """Firms currently hosted."""
         return int((self.model.firms.incubator == self.index).sum())
 
-    def graduate_tenants(self) -> int:
-        """Release tenants that have stayed ``incubation_years``; return how many."""
-        f = self.model.firms
-        done = (f.incubator == self.index) & (
-            self.model.year - f.incubated_since >= self.model.params.incubation_years)
-        f.incubator[done] = -1
-        n = int(done.sum())
-        self.graduates += n
-        return n
-
     def _recognition(self, level: str) -> Event:
         return Event("carrier_recognised", agents=np.array([self.unique_id]), level=np.array([level]),
                      kind=np.array([self.kind]))
@@ -86,7 +76,7 @@ class Incubator(mesa.Agent):
             return
         target = LEVELS[LEVELS.index(self.level) + 1]
         gov = self.model.government
-        expected = float(gov.expected_payment(self._recognition(target))[0])
+        expected = gov.expected_award("carrier_recognised", target, self.kind)
         if u < min(p.incubator_upgrade_prob * (1.0 + p.incubator_award_response * expected / 100.0), 1.0):
             self.level = target
             self.receive_award(float(gov.pay(self._recognition(target))[0]))
@@ -104,9 +94,9 @@ class Incubator(mesa.Agent):
         return n
 
     def step(self) -> None:
+        """Upgrade and intake; tenants that finished incubation left before (:func:`graduate_tenants`)."""
         rng = self.model.streams["incubators"]
-        self.graduate_tenants()
-        tenants = self.tenants
+        tenants = int(self.model.tenant_counts[self.index])
         self.consider_upgrade(rng, tenants)
         self.admit_startups(rng, tenants)
 
@@ -165,10 +155,6 @@ class ResearchInstitute(mesa.Agent):
         return Event(trigger, agents=np.array([self.unique_id]), level=np.array([level]),
                      kind=np.array([self.kind]))
 
-    def _expected(self, trigger: str, level: str) -> float:
-        gov = self.model.government
-        return float(gov.expected_payment(self._event(trigger, level))[0]) if gov.offers(trigger) else 0.0
-
     def consider_upgrade(self, rng: np.random.Generator) -> None:
         """An R&D institution (not a university) may be recognised one level up.
 
@@ -182,9 +168,9 @@ class ResearchInstitute(mesa.Agent):
             return
         p, gov = self.model.params, self.model.government
         target = LEVELS[LEVELS.index(self.level) + 1]
-        top_up = self._expected("institute_upgraded", target)
+        top_up = gov.expected_award("institute_upgraded", target, self.kind)
         trigger = "institute_upgraded" if top_up > 0 else "institute_recognised"
-        expected = top_up if top_up > 0 else self._expected(trigger, target)
+        expected = top_up if top_up > 0 else gov.expected_award(trigger, target, self.kind)
         if u < min(p.institute_upgrade_prob * (1.0 + p.institute_award_response * expected / 100.0), 1.0):
             self.level = target
             gov.pay(self._event(trigger, target))
@@ -232,6 +218,7 @@ class Government(mesa.Agent):
         year = self.model.year
         if self._active_year != year:
             self._active: dict[str, list[Instrument]] = {}
+            self._awards: dict[tuple[str, str, str], float] = {}
             for inst in self._instruments:
                 if inst.active(year):
                     self._active.setdefault(inst.trigger, []).append(inst)
@@ -241,6 +228,20 @@ class Government(mesa.Agent):
     def offers(self, trigger: str) -> bool:
         """Whether any instrument pays for ``trigger`` this year."""
         return bool(self.active(trigger))
+
+    def expected_award(self, trigger: str, level: str, kind: str) -> float:
+        """What one incubator or institute would receive for ``trigger`` at ``level`` this year (万元).
+
+        Agent awards depend only on trigger, level and kind (:class:`~simulator.policies.LevelAward`,
+        :class:`~simulator.policies.UpgradeAward`), so each is asked once a year.
+        """
+        if not self.offers(trigger):        # also refreshes the yearly tables
+            return 0.0
+        key = (trigger, level, kind)
+        if key not in self._awards:
+            event = Event(trigger, agents=np.array([-1]), level=np.array([level]), kind=np.array([kind]))
+            self._awards[key] = float(self.expected_payment(event)[0])
+        return self._awards[key]
 
     def expected_payment(self, event: Event) -> np.ndarray:
         """What firms would receive for ``event`` under this year's rules (万元 each)."""
@@ -301,13 +302,29 @@ class Government(mesa.Agent):
         return pd.concat(frames, ignore_index=True)
 
 
+def graduate_tenants(model: RegionModel) -> np.ndarray:
+    """Release every tenant that has stayed ``incubation_years``; set ``model.tenant_counts``.
+
+    One pass over the firms for all incubators (each carrier's graduates are added to its
+    ``graduates``); returns the graduates of each incubator this year.
+    """
+    f, n = model.firms, len(model.incubators)
+    hosted = f.incubator >= 0
+    done = hosted & (model.year - f.incubated_since >= model.params.incubation_years)
+    graduated = np.bincount(f.incubator[done], minlength=n)
+    f.incubator[done] = -1
+    for inc, k in zip(model.incubators, graduated, strict=True):
+        inc.graduates += int(k)
+    model.tenant_counts = np.bincount(f.incubator[hosted & ~done], minlength=n)
+    return graduated
+
+
 def found_carriers(model: RegionModel, rng: np.random.Generator) -> int:
     """New municipal incubation carriers: ``carrier_founding_rate`` per existing carrier (at least one) a year,
     raised by the award for a new municipal carrier (x (1 + response x award / 100 万元)), which is paid."""
     p, gov = model.params, model.government
-    kinds = rng.choice(np.array(["incubator", "maker_space"]), size=1)
-    probe = Event("carrier_recognised", agents=np.array([-1]), level=np.array(["municipal"]), kind=kinds)
-    expected = float(gov.expected_payment(probe)[0])
+    kind = str(rng.choice(np.array(["incubator", "maker_space"]), size=1)[0])
+    expected = gov.expected_award("carrier_recognised", "municipal", kind)
     # at least one "seed" carrier: a region without carriers can still open its first one
     pull = 1.0 + p.incubator_award_response * expected / 100.0
     rate = p.carrier_founding_rate * max(len(model.incubators), 1) * pull
@@ -328,9 +345,9 @@ def found_institutes(model: RegionModel, rng: np.random.Generator) -> int:
     candidates = [i for i in model.institutes if i.kind != "university"]
     if not candidates:
         return 0
-    kinds = np.array(["new_type_rd_institution", "research_institute"])
-    probe = Event("institute_recognised", agents=np.array([-1, -1]), level=np.array(["municipal"] * 2), kind=kinds)
-    expected = float(np.dot(gov.expected_payment(probe), [p.new_type_share, 1.0 - p.new_type_share]))
+    kinds = ("new_type_rd_institution", "research_institute")
+    expected = (p.new_type_share * gov.expected_award("institute_recognised", "municipal", kinds[0])
+                + (1.0 - p.new_type_share) * gov.expected_award("institute_recognised", "municipal", kinds[1]))
     rate = p.institute_founding_rate * len(candidates) * (1.0 + p.institute_award_response * expected / 100.0)
     n = int(rng.poisson(rate))
     rd = float(np.median([i.rd for i in candidates]))

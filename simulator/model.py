@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import firm_rules as rules
-from .agents import Government, Incubator, ResearchInstitute, found_carriers, found_institutes
+from .agents import Government, Incubator, ResearchInstitute, found_carriers, found_institutes, graduate_tenants
 from .config import Region, Scenario, load_region
 from .errors import InputError, closest
 from .firms import FirmPopulation, FirmView
@@ -90,6 +90,8 @@ class RegionModel(mesa.Model):
         self.firms: FirmPopulation = synthesise_firms(self, rng)
         self.hte_pursuing = np.zeros(len(self.firms), dtype=bool)
         assign_tenants(self, rng)
+        self.tenant_counts = np.bincount(self.firms.incubator[self.firms.incubator >= 0],
+                                         minlength=len(self.incubators))
         rules.register_tech_smes(self, rng)
         rules.buy_technology(self, rng)     # base-year purchases (policies of later years inactive)
         calibrate_contract_sales(self)
@@ -169,8 +171,9 @@ class RegionModel(mesa.Model):
         7. ``register_tech_smes`` and ``designate_zjtx`` - yearly registrations and listings.
         8. ``accumulate_knowledge`` - knowledge, IP, high-tech share.
         9. ``exit_firms`` - exits by the age-hazard table.
-        10. institutes then incubators ``step`` (research, spin-offs, upgrades and their awards;
-            graduation, intake).
+        10. institutes ``step`` (research, spin-offs, upgrades and their awards); tenants that
+            finished incubation graduate (``agents.graduate_tenants``, all carriers in one pass);
+            incubators ``step`` (upgrades and their awards, intake).
         11. ``found_institutes``, ``found_carriers`` - new R&D institutions and carriers, more
             where a recognition award is on offer (the award is paid).
         12. ``attract_firms`` - firms moving in from outside.
@@ -194,6 +197,7 @@ class RegionModel(mesa.Model):
         rules.exit_firms(self, s["exit"])
         for inst in self.institutes:
             inst.step()
+        graduate_tenants(self)
         for inc in self.incubators:
             inc.step()
         found_institutes(self, s["founding"])
