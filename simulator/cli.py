@@ -1,4 +1,4 @@
-"""Command line: ``innosim run``, ``innosim policies``, ``innosim parameters``.
+"""Command line: ``innosim run``, ``rerun``, ``sensitivity``, ``optimise``, ``policies``, ``parameters``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback).
@@ -56,6 +56,35 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import sensitivity as sa
+    from .runner import prepare
+
+    prepared = prepare(args.scenario, seed=args.seed)
+    prepared = prepare(args.scenario, seed=args.seed, horizon=args.horizon or sa.target_horizon(prepared))
+    names = [n.strip() for n in args.factors.split(",") if n.strip()] if args.factors else None
+    factors = sa.default_factors(prepared, args.bounds, names)
+    t0 = time.perf_counter()
+    result = sa.run(prepared, args.method, args.samples, args.replicates, factors, seed=args.design_seed,
+                    jobs=args.jobs, scheduler=args.scheduler, progress=not args.quiet, bounds=args.bounds)
+    dest = Path(args.out) if args.out else Path("outputs") / f"{prepared.scenario.name}_sensitivity_{args.method}"
+    sa.write(result, prepared, dest, lang=args.lang, top=args.top)
+    if not args.quiet:
+        key = "mu_star" if args.method == "morris" else "ST"
+        print(f"wrote {dest} in {time.perf_counter() - t0:.1f} s: {result.options['points']} points x "
+              f"{args.replicates} replicates, {len(factors)} factors; top 5 by {key}:")
+        for output in result.Y.columns:
+            top = result.top(output, 5)
+            if top.empty:
+                note = result.indices.loc[result.indices["output"] == output, "note"].iloc[0]
+                print(f"  {output}: {note}")
+            else:
+                print(f"  {output}: " + ", ".join(f"{r.factor} {getattr(r, key):.3g}" for r in top.itertuples()))
+    return 0
+
+
 def _cmd_parameters(args: argparse.Namespace) -> int:
     from .parameters import parameter_specs
 
@@ -107,6 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
     pol.add_argument("--format", choices=("table", "csv"), default="table")
     pol.add_argument("--scenarios", default="scenarios", help="scenarios folder (default ./scenarios)")
     pol.set_defaults(func=_cmd_policies)
+    sens = sub.add_parser("sensitivity", help="global sensitivity (Morris or Sobol) of the target outcomes "
+                                              "to behavioural parameters and policy levers")
+    sens.add_argument("scenario", help="scenario YAML file, e.g. scenarios/qiqihar.yaml")
+    sens.add_argument("--method", choices=("morris", "sobol"), default="morris")
+    sens.add_argument("--samples", type=int, help="Morris trajectories (default 10) or Sobol base points "
+                                                   "(a power of 2, default 64)")
+    sens.add_argument("--replicates", type=int, default=2, help="runs per sample point (default 2, common "
+                                                                 "random numbers across points)")
+    sens.add_argument("--factors", help="comma-separated parameters and policy:<instrument> levers "
+                                        "(default: every uncertain scalar parameter and every active instrument)")
+    sens.add_argument("--bounds", default="prior", help="parameter ranges: prior (value ±50%%, default), full "
+                                                        "(parameters.yaml bounds) or a YAML file of [low, high]")
+    sens.add_argument("--horizon", type=int, help="last simulated year (default: the region's last target year)")
+    sens.add_argument("--seed", type=int, help="override the scenario's seed (replicate streams)")
+    sens.add_argument("--design-seed", type=int, default=0, help="seed of the SALib design (default 0)")
+    sens.add_argument("--top", type=int, default=15, help="factors per chart (default 15)")
+    sens.add_argument("--out", help="output folder (default outputs/<scenario>_sensitivity_<method>)")
+    sens.add_argument("--lang", choices=("zh", "en"), default="zh")
+    sens.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    sens.add_argument("--scheduler", help="Dask distributed scheduler address")
+    sens.add_argument("--quiet", action="store_true")
+    sens.set_defaults(func=_cmd_sensitivity)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)
     return parser

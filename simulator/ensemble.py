@@ -83,7 +83,7 @@ def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
     chunks = _chunks(replicates, size)
     bar = tqdm(total=replicates, disable=not progress, unit="replicate", desc="ensemble")
     try:
-        parts = list(_execute(variants, chunks, workers, scheduler, bar))
+        parts = list(_execute([(variants, chunk) for chunk in chunks], workers, scheduler, bar))
     finally:
         bar.close()
     table = pd.concat([p[0] for p in parts], ignore_index=True)
@@ -91,28 +91,60 @@ def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
     return EnsembleResult(_order(table, list(variants)), payments)
 
 
-def _execute(variants: dict, chunks: list[list[int]], workers: int, scheduler: str | None,
-             bar) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+def run_variants(variants: dict, replicates: int, *, jobs: int = 1, scheduler: str | None = None,
+                 progress: bool = False, group_size: int | None = None) -> EnsembleResult:
+    """Run many variants (e.g. the sample points of a sensitivity analysis or an optimiser's
+    candidate mixes) with a few replicates each, spreading the *variants* over the workers.
+
+    :func:`run_ensemble` cuts work by replicate, which leaves one task when there are
+    thousands of variants and one replicate; this cuts it by variant. Replicate k of every
+    variant still uses the same seed (common random numbers), and the result is identical
+    whatever ``jobs``, ``group_size`` or back-end.
+
+    Args:
+        variants: name -> :class:`~simulator.runner.Prepared`.
+        replicates: replicates per variant (0 .. replicates-1).
+        jobs, scheduler, progress: as :func:`run_ensemble`.
+        group_size: variants per task (default: about four tasks per worker, at most 50 variants).
+    """
+    names = list(variants)
+    workers = max(jobs, 1)
+    size = group_size or max(1, min(50, -(-len(names) // (4 * workers))))
+    reps = list(range(replicates))
+    tasks = [({n: variants[n] for n in names[i:i + size]}, reps) for i in range(0, len(names), size)]
+    bar = tqdm(total=len(names) * replicates, disable=not progress, unit="run", desc="runs")
+    try:
+        parts = list(_execute(tasks, workers, scheduler, bar, weight=lambda task: len(task[0]) * len(task[1])))
+    finally:
+        bar.close()
+    table = pd.concat([p[0] for p in parts], ignore_index=True)
+    payments = pd.concat([p[1] for p in parts], ignore_index=True)
+    return EnsembleResult(_order(table, names), payments)
+
+
+def _execute(tasks: list[tuple[dict, list[int]]], workers: int, scheduler: str | None, bar,
+             weight=lambda task: len(task[1])) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Run each task ``(variants, replicates)`` with :func:`run_chunk`, in order, on the chosen back-end."""
     if scheduler:
         from distributed import Client
 
         with Client(scheduler) as client:
-            futures = client.map(run_chunk, [variants] * len(chunks), chunks, pure=False)
-            for future, chunk in zip(futures, chunks, strict=True):
+            futures = client.map(run_chunk, [t[0] for t in tasks], [t[1] for t in tasks], pure=False)
+            for future, task in zip(futures, tasks, strict=True):
                 yield future.result()
-                bar.update(len(chunk))
+                bar.update(weight(task))
         return
     if workers == 1:
-        for chunk in chunks:
-            yield run_chunk(variants, chunk)
-            bar.update(len(chunk))
+        for task in tasks:
+            yield run_chunk(*task)
+            bar.update(weight(task))
         return
     context = multiprocessing.get_context("spawn")   # no fork of a threaded parent; same on every OS
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_chunk, variants, chunk) for chunk in chunks]
-        for future, chunk in zip(futures, chunks, strict=True):
+        futures = [pool.submit(run_chunk, *task) for task in tasks]
+        for future, task in zip(futures, tasks, strict=True):
             yield future.result()
-            bar.update(len(chunk))
+            bar.update(weight(task))
 
 
 def _order(table: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
