@@ -85,6 +85,20 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_optimise(args: argparse.Namespace) -> int:
+    from .optimise import optimise, write
+
+    t0 = time.perf_counter()
+    result = optimise(args.spec, replicates=args.replicates, trials=args.trials, jobs=args.jobs,
+                      scheduler=args.scheduler)
+    dest, scenario = write(result, out=args.out, lang=args.lang)
+    if not args.quiet:
+        print(result.report())
+        print(f"wrote {dest} (trials, Pareto front, chart) and {scenario} in {time.perf_counter() - t0:.1f} s; "
+              f"run it: innosim run {scenario}")
+    return 0
+
+
 def _cmd_parameters(args: argparse.Namespace) -> int:
     from .parameters import parameter_specs
 
@@ -158,6 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--scheduler", help="Dask distributed scheduler address")
     sens.add_argument("--quiet", action="store_true")
     sens.set_defaults(func=_cmd_sensitivity)
+    opt = sub.add_parser("optimise", help="cheapest policy mix meeting the targets with a given probability, "
+                                          "or the best within a budget, from an optimiser spec file")
+    opt.add_argument("spec", help="optimiser spec YAML, e.g. scenarios/optimise_qiqihar.yaml")
+    opt.add_argument("--trials", type=int, help="override the number of mixes tried")
+    opt.add_argument("--replicates", type=int, help="override the replicates per mix")
+    opt.add_argument("--out", help="output folder (default outputs/<spec name>)")
+    opt.add_argument("--lang", choices=("zh", "en"), default="zh")
+    opt.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    opt.add_argument("--scheduler", help="Dask distributed scheduler address")
+    opt.add_argument("--quiet", action="store_true")
+    opt.set_defaults(func=_cmd_optimise)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)
     return parser
