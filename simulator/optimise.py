@@ -243,8 +243,12 @@ def pareto_mask(cost: np.ndarray, prob: np.ndarray) -> np.ndarray:
 
 def search(dims: Sequence[Dim], evaluate: Callable[[list[dict]], list[Evaluation]], goals: Sequence[Goal], *,
            probability: float = 0.8, budget: float | None = None, trials: int = 60, batch: int = 8,
-           seed: int = 0, anchors: Sequence[tuple[str, dict]] = ()) -> pd.DataFrame:
+           seed: int = 0, anchors: Sequence[tuple[str, dict]] = (), refine: float = 0.3) -> pd.DataFrame:
     """Search the mixes; return one row per mix tried (``trials`` in all, anchors first).
+
+    The first ``1 - refine`` of the trials are optuna's (TPE, after the anchors and a few
+    random mixes); the rest refine the best mix so far by seeded Gaussian perturbations of
+    shrinking width, which TPE alone is slow at when the best mixes lie on a constraint's edge.
 
     Without a budget: minimise mean cost subject to attainment >= 1 (every goal met with
     ``probability``). With a budget: maximise attainment subject to mean cost <= budget.
@@ -259,8 +263,13 @@ def search(dims: Sequence[Dim], evaluate: Callable[[list[dict]], list[Evaluation
     study = optuna.create_study(direction="minimize" if budget is None else "maximize", sampler=sampler)
     rows: list[dict] = []
     queue = list(anchors)
+    rng = np.random.default_rng(seed)
+    global_trials = trials - int(refine * trials)
     while len(rows) < trials:
         n = min(batch, trials - len(rows))
+        if not queue and len(rows) >= global_trials:     # local phase: perturb the best mix so far
+            queue = _around(dims, pd.DataFrame(rows), probability, budget, n, rng,
+                            width=0.15 * (1 - (len(rows) - global_trials) / max(trials - global_trials, 1)) + 0.01)
         asked, origins = [], []
         for _ in range(n):
             if queue:
@@ -292,6 +301,21 @@ def search(dims: Sequence[Dim], evaluate: Callable[[list[dict]], list[Evaluation
             study.tell(t, row["cost_mean"] if budget is None else min(row["attainment"], 10.0) + row["p_required"])
     out = pd.DataFrame(rows)
     out["pareto"] = pareto_mask(out["cost_mean"].to_numpy(), out["p_required"].to_numpy())
+    return out
+
+
+def _around(dims: Sequence[Dim], rows: pd.DataFrame, probability: float, budget: float | None, n: int,
+            rng: np.random.Generator, width: float) -> list[tuple[str, dict]]:
+    """``n`` perturbations of the best mix so far (``width`` = sd as a share of each range)."""
+    rows = rows.assign(pareto=False)
+    best = rows.set_index("trial").loc[choose(rows, probability, budget)[0]]
+    out = []
+    for _ in range(n):
+        point = {}
+        for d in dims:
+            v = float(best[d.name]) + rng.normal(0.0, width * (d.high - d.low))
+            point[d.name] = min(max(v, d.low), d.high)
+        out.append(("refine", point))
     return out
 
 
