@@ -60,6 +60,16 @@ class Prepared:
         """Ids of every instrument in the region's catalogues (modelled or not)."""
         return [spec.id for path in self.policy_files for spec in load_catalogue(path).instruments]
 
+    def variant(self, policies: dict | None = None, parameters: dict | None = None) -> Prepared:
+        """This scenario with some instrument settings and parameters changed, as a scenario file's
+        ``variants`` entry would (validated the same way).
+
+        Example:
+            >>> doubled = prepared.variant({"q000_m4_hte_award": {"scale": 2.0}},     # doctest: +SKIP
+            ...                            {"rd_price_elasticity": -1.0})
+        """
+        return self._with(policies or {}, parameters or {})
+
     def _with(self, policies: dict, parameters: dict, where: str = "") -> Prepared:
         data = self.scenario.model_dump(exclude_unset=True)
         merged = {k: v.model_dump(exclude_unset=True) for k, v in self.scenario.policies.items()}

@@ -192,6 +192,13 @@ def target_horizon(prepared) -> int:
     return max(years) if years else prepared.scenario.horizon
 
 
+def factors_table(factors: list[Factor]) -> pd.DataFrame:
+    """The factors with kind, range and where the range comes from."""
+    return pd.DataFrame([{"factor": f.name, "kind": "policy lever" if f.is_lever else "parameter",
+                          "low": f.low, "high": f.high, "integer": f.integer, "range_from": f.origin}
+                         for f in factors])
+
+
 def problem(factors: list[Factor]) -> dict:
     """The SALib problem dictionary of ``factors``."""
     return {"num_vars": len(factors), "names": [f.name for f in factors],
@@ -324,9 +331,7 @@ class SensitivityResult:
     options: dict = field(default_factory=dict)
 
     def factors_table(self) -> pd.DataFrame:
-        return pd.DataFrame([{"factor": f.name, "kind": "policy lever" if f.is_lever else "parameter",
-                              "low": f.low, "high": f.high, "integer": f.integer, "range_from": f.origin}
-                             for f in self.factors])
+        return factors_table(self.factors)
 
     def samples_table(self) -> pd.DataFrame:
         x = pd.DataFrame(self.X, columns=[f.name for f in self.factors])
