@@ -285,8 +285,8 @@ def search(dims: Sequence[Dim], evaluate: Callable[[list[dict]], list[Evaluation
                     point[d.name] = d.low
                 elif d.integer:
                     point[d.name] = t.suggest_int(d.name, int(d.low), int(d.high))
-                else:
-                    point[d.name] = t.suggest_float(d.name, d.low, d.high)
+                else:   # 4 significant digits: the mix written out is the mix evaluated
+                    point[d.name] = min(max(float(f"{t.suggest_float(d.name, d.low, d.high):.4g}"), d.low), d.high)
             asked.append((t, point))
             origins.append(origin)
         evals = evaluate([p for _, p in asked])
@@ -485,11 +485,14 @@ class OptimiseResult:
         return self.trials.set_index("trial").loc[self.chosen]
 
     def per_target(self) -> pd.DataFrame:
-        """Per required target: the best probability any mix reached, at which cost, and whether in reach."""
+        """Per required target: the best probability any mix reached (ties: the mix whose median comes
+        closest to the target), its median and cost, and whether the target is in reach."""
         rows = []
         for g in self.goals:
             col = f"p_{g.key}"
-            best = self.trials.sort_values([col, "cost_mean"], ascending=[False, True]).iloc[0]
+            closeness = self.trials[f"median_{g.key}"] * (1 if g.higher_is_better else -1)
+            best = (self.trials.assign(_close=closeness)
+                    .sort_values([col, "_close", "cost_mean"], ascending=[False, False, True]).iloc[0])
             rows.append({"target": g.key, "value": g.value, "source": g.source,
                          "best_probability": best[col], "best_trial": int(best["trial"]),
                          "cost_mean_at_best": best["cost_mean"], "median_at_best": best[f"median_{g.key}"],
