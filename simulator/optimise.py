@@ -598,7 +598,7 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
     """Write the output folder (trials, Pareto front, per-target table, chart, report, manifest) and the
     chosen mix as a scenario file beside the base scenario (so ``innosim run`` finds its region).
     Returns (folder, scenario file)."""
-    from .runner import MANIFEST, _sha256, prepare, versions
+    from .runner import MANIFEST, _git_commit, _sha256, prepare, versions
     from .sensitivity import _replace
     from .sensitivity_plots import pareto_chart
 
@@ -632,10 +632,15 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
                      as_written=int(as_written.iloc[0]) if len(as_written) else None,
                      targets=", ".join(g.key for g in result.goals), replicates=spec.replicates,
                      years=result.years, lang=lang)
-        meta = {"tool": "innosim", "analysis": "optimise", "spec_file": str(result.spec_path),
+        meta = {"tool": "innosim", "analysis": "optimise", "analysis_kind": "optimiser",
+                "command": f"innosim optimise {result.spec_path} --trials {spec.trials} --replicates "
+                           f"{spec.replicates} --out {dest} --lang {lang}",
+                "spec_file": str(result.spec_path),
                 "spec_sha256": _sha256(result.spec_path), "spec": spec.model_dump(mode="json"),
                 "options": result.options, "chosen_trial": result.chosen, "satisfied": result.satisfied,
-                "scenario_file": str(scen_file), "versions": versions(),
+                "base_scenario": str(result.spec_path.parent / spec.scenario),
+                "base_scenario_sha256": _sha256(result.spec_path.parent / spec.scenario),
+                "scenario_file": str(scen_file), "versions": versions(), "git_commit": _git_commit(),
                 "search": "optuna TPESampler(multivariate, constraints) seeded, asked in fixed batches; "
                           "anchors as_written, cheapest_corner, generous_corner"}
         (tmp / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")

@@ -286,6 +286,10 @@ def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> t
     if not path.is_file():
         raise InputError(folder, "", "not an innosim output folder (no manifest.json)", allowed="an output folder")
     meta = json.loads(path.read_text("utf-8"))
+    if meta.get("analysis"):
+        raise InputError(folder, "", f"a {meta.get('analysis_kind', 'sensitivity or optimiser')} folder, not a "
+                         "scenario run; regenerate it with the command in its manifest",
+                         allowed=meta.get("command", "an innosim run output folder"))
     for file, digest in meta["input_sha256"].items():
         if not Path(file).is_file() or _sha256(Path(file)) != digest:
             raise InputError(file, "", "input changed or missing since the run; cannot reproduce it",

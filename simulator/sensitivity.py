@@ -391,6 +391,8 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
         for output in charted:
             sensitivity_chart(result, output, tmp / f"sensitivity_{output}", prepared.region, lang=lang, top=top)
         meta = manifest(prepared, {"lang": lang})
+        meta["analysis_kind"] = "sensitivity"
+        meta["command"] = command(result, prepared, dest, lang)
         meta["analysis"] = {"kind": "sensitivity", **result.options,
                             "factors": result.factors_table().to_dict(orient="records"),
                             "design": "SALib " + ("morris.sample(num_levels=4)" if result.method == "morris"
@@ -401,6 +403,15 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def command(result: SensitivityResult, prepared, dest: Path, lang: str) -> str:
+    """The ``innosim sensitivity`` command that regenerates this result."""
+    o = result.options
+    return (f"innosim sensitivity {prepared.scenario_path} --method {result.method} --samples {o['samples']} "
+            f"--replicates {o['replicates']} --factors {','.join(f.name for f in result.factors)} "
+            f"--bounds {o.get('bounds', 'prior')} --horizon {o['horizon']} --seed {o['scenario_seed']} "
+            f"--design-seed {o['seed']} --out {dest} --lang {lang}")
 
 
 def _replace(tmp: Path, dest: Path) -> None:

@@ -130,6 +130,8 @@ def test_cli_sensitivity_writes_indices_charts_and_manifest(tmp_path, capsys):
     assert (out / "sensitivity_hte_count_2025.png").is_file() and (out / "manifest.json").is_file()
     assert len(pd.read_csv(out / "samples.csv")) == 2 * 3
     assert "hte_count_2025:" in capsys.readouterr().out
+    assert main(["rerun", str(out)]) == 2                   # not a scenario run: points to its command
+    assert "innosim sensitivity" in capsys.readouterr().err
     bad = tmp_path / "bad"
     assert main(["sensitivity", str(QIQIHAR), "--method", "sobol", "--samples", "6", "--out", str(bad)]) == 2
     assert "power of 2" in capsys.readouterr().err and not bad.exists()
