@@ -526,7 +526,8 @@ class OptimiseResult:
         for row in self.per_target().itertuples():
             verdict = "in reach" if row.in_reach else "OUT OF REACH within the bounds"
             lines.append(f"  {row.target} (target {row.value:g}): best P {row.best_probability:.0%} "
-                         f"(median {row.median_at_best:.4g} at {row.cost_mean_at_best:,.0f} 万元) - {verdict}; "
+                         f"(trial {row.best_trial}: median {row.median_at_best:.4g}, "
+                         f"cost {row.cost_mean_at_best:,.0f} 万元) - {verdict}; "
                          f"chosen mix P {row.chosen_probability:.0%}")
         mix = mix_settings(self.dims, {d.name: r[d.name] for d in self.dims})
         lines.append("chosen mix: " + "; ".join(f"{k}: {v}" for k, v in mix.items()))
