@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     sens.set_defaults(func=_cmd_sensitivity)
     opt = sub.add_parser("optimise", help="cheapest policy mix meeting the targets with a given probability, "
                                           "or the best within a budget, from an optimiser spec file")
-    opt.add_argument("spec", help="optimiser spec YAML, e.g. scenarios/optimise_qiqihar.yaml")
+    opt.add_argument("spec", help="optimiser spec YAML, e.g. scenarios/optimise/qiqihar.yaml")
     opt.add_argument("--trials", type=int, help="override the number of mixes tried")
     opt.add_argument("--replicates", type=int, help="override the replicates per mix")
     opt.add_argument("--out", help="output folder (default outputs/<spec name>)")

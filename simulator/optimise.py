@@ -1,6 +1,6 @@
 """Policy-mix optimiser: the cheapest mix that meets the targets, or the best one within a budget.
 
-A *spec* file (``scenarios/optimise_qiqihar.yaml``) names a scenario, the targets that must be
+A *spec* file (``scenarios/optimise/qiqihar.yaml``) names a scenario, the targets that must be
 met (default: all of the region's), the instruments a planner may change with their bounds
 (``scale``, amounts in ``params``, ``start_year``/``end_year``) and either
 
@@ -23,7 +23,7 @@ probability (a finding, not a failure).
 
 Example:
     >>> from simulator.optimise import optimise
-    >>> res = optimise("scenarios/optimise_qiqihar.yaml", trials=16, replicates=4)   # doctest: +SKIP
+    >>> res = optimise("scenarios/optimise/qiqihar.yaml", trials=16, replicates=4)   # doctest: +SKIP
     >>> print(res.report())                                                          # doctest: +SKIP
 """
 

@@ -170,5 +170,5 @@ def test_bad_specs_name_the_file_and_field(scen_dir, change, field, capsys):
 
 
 def test_the_qiqihar_spec_is_valid():
-    spec = load_spec(SCENARIOS / "optimise_qiqihar.yaml")
+    spec = load_spec(SCENARIOS / "optimise" / "qiqihar.yaml")
     assert spec.targets == "all" and spec.probability == 0.8 and spec.levers
