@@ -1,4 +1,5 @@
-"""Command line: ``innosim run``, ``rerun``, ``sensitivity``, ``optimise``, ``policies``, ``parameters``.
+"""Command line: ``innosim run``, ``rerun``, ``sensitivity``, ``optimise``, ``policies``, ``parameters``,
+``calibrate``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback).
@@ -125,6 +126,23 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .calibration import calibrate
+
+    result = calibrate(args.spec, small=args.small, holdout=not args.no_holdout, out=args.out,
+                       progress=args.verbose)
+    fit = result.final
+    print(f"calibrated {fit.problem.spec.name} in {result.seconds:.0f} s "
+          f"({len(fit.history)} evaluations of the final fit; objective {fit.loss:.2f})")
+    for name in fit.problem.names:
+        lo, hi = fit.intervals[name]
+        flag = "" if fit.identified[name] else "  NOT IDENTIFIED: prior kept"
+        print(f"  {name:<34} {fit.values()[name]:<10.4g} 90 % [{lo:.4g}, {hi:.4g}]{flag}")
+    if args.small:
+        print("small budget: for tests only; such a file is never used as the default")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="innosim", description="Regional innovation scenario simulator.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -185,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     opt.set_defaults(func=_cmd_optimise)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)
+    cal = sub.add_parser("calibrate", help="fit behavioural parameters to historical statistics")
+    cal.add_argument("spec", help="calibration spec, e.g. calibration/heilongjiang.yaml")
+    cal.add_argument("--out", help="folder for calibrated.yaml and diagnostics (default: the spec's folder)")
+    cal.add_argument("--small", action="store_true", help="tiny budget for tests (result not used by default)")
+    cal.add_argument("--no-holdout", action="store_true", help="skip the out-of-sample fit")
+    cal.add_argument("--verbose", action="store_true", help="print every evaluation")
+    cal.set_defaults(func=_cmd_calibrate)
     return parser
 
 

@@ -277,6 +277,8 @@ class Scenario(Strict):
     replicates: int = Field(default=10, ge=1, le=100_000)
     policies: dict[str, InstrumentSetting] = {}
     parameters: dict[str, Any] = {}
+    #: replicates draw calibrated behavioural parameters from calibration/calibrated.yaml
+    parameter_uncertainty: bool = False
     variants: dict[str, Variant] = {}
 
     @field_validator("variants")

@@ -1,8 +1,12 @@
 """Default model parameters with unit, bounds and source, and validated overrides.
 
-All defaults live in ``simulator/data/parameters.yaml``. A scenario may
-override any of them by name; unknown names and out-of-bounds values are
-rejected with an :class:`~simulator.errors.InputError`.
+The priors live in ``simulator/data/parameters.yaml``. Where a calibration has been
+run, ``calibration/calibrated.yaml`` overlays its values on them: those parameters
+become ``kind: calibrated`` (their source names the calibration and keeps the prior's
+source) and are what :meth:`Parameters.defaults` returns, so every scenario uses them.
+Set the environment variable ``INNOSIM_CALIBRATED`` to another file, or to ``none``
+for the priors alone. A scenario may override any parameter by name; unknown names
+and out-of-bounds values are rejected with an :class:`~simulator.errors.InputError`.
 
 Example:
     >>> from simulator.parameters import Parameters
@@ -14,11 +18,14 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .errors import InputError, closest
@@ -38,9 +45,70 @@ class ParameterSpec:
     source: str
 
 
-@lru_cache(maxsize=1)
+#: calibrated values used by default: calibration/calibrated.yaml of the source tree
+CALIBRATED = Path(__file__).resolve().parent.parent / "calibration" / "calibrated.yaml"
+
+
+def calibrated_path() -> Path | None:
+    """The calibrated.yaml overlaid on the priors, or None (``INNOSIM_CALIBRATED=none`` or no file)."""
+    env = os.environ.get("INNOSIM_CALIBRATED")
+    if env is not None:
+        return None if env.strip().lower() in ("", "none", "0", "false") else Path(env)
+    return CALIBRATED if CALIBRATED.is_file() else None
+
+
+@lru_cache(maxsize=4)
+def _calibrated(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    doc = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    if doc.get("small_budget"):
+        return {}   # a test-budget calibration is never a default
+    return doc
+
+
+def calibrated_document() -> dict[str, Any]:
+    """Content of the calibrated.yaml in use ({} when none)."""
+    path = calibrated_path()
+    return _calibrated(str(path) if path else None)
+
+
+def calibrated_draw(seed: int, replicate: int) -> dict[str, float]:
+    """Behavioural parameters of ``replicate`` drawn from the calibrated distribution ({} if none).
+
+    One stored draw of calibrated.yaml, chosen by ``(seed, replicate)`` alone, so every
+    variant of a scenario gets the same parameters in replicate k (common random numbers).
+    """
+    draws = calibrated_document().get("draws") or {}
+    values = draws.get("values") or []
+    if not values:
+        return {}
+    rng = np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(replicate, 1)))
+    row = values[int(rng.integers(len(values)))]
+    return dict(zip(draws["columns"], row, strict=True))
+
+
 def parameter_specs() -> dict[str, ParameterSpec]:
-    """Read the parameter table shipped with the package (cached)."""
+    """Parameter table: priors with the calibrated values overlaid (see module docstring)."""
+    specs = dict(prior_specs())
+    path = calibrated_path()
+    doc = _calibrated(str(path) if path else None)
+    for name, entry in (doc.get("parameters") or {}).items():
+        if name not in specs:
+            raise InputError(str(path), f"parameters.{name}", "unknown parameter" + closest(name, specs),
+                             allowed="see `innosim parameters`")
+        prior = specs[name]
+        value = _check_number(name, entry["value"], prior.bounds, str(path))
+        status = "" if entry.get("identified", True) else "; NOT identified by the data, prior value kept"
+        specs[name] = replace(prior, value=value, kind="calibrated", source=(
+            f"calibrated: {path.name} ({doc.get('calibration')}, fitted {doc.get('fitted_years')}, "
+            f"90 % interval {entry.get('interval90')}{status}); prior {prior.value} [{prior.kind}] {prior.source}"))
+    return specs
+
+
+@lru_cache(maxsize=1)
+def prior_specs() -> dict[str, ParameterSpec]:
+    """Read the parameter table shipped with the package (cached): the priors, before calibration."""
     text = resources.files("simulator").joinpath("data/parameters.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)
     specs = {}
@@ -77,8 +145,13 @@ class Parameters:
 
     @classmethod
     def defaults(cls) -> Parameters:
-        """Parameters at their documented default values."""
+        """Parameters at their default values: the priors with calibrated values overlaid."""
         return cls({name: spec.value for name, spec in parameter_specs().items()})
+
+    @classmethod
+    def priors(cls) -> Parameters:
+        """Parameters at the priors of parameters.yaml, ignoring any calibration."""
+        return cls({name: spec.value for name, spec in prior_specs().items()})
 
     def with_overrides(self, overrides: dict[str, Any] | None, origin: str = "<overrides>") -> Parameters:
         """Return a copy with some values replaced, each checked against its bounds.

@@ -24,7 +24,7 @@ from .config import NO_POLICY, Region, Scenario, load_catalogue, load_region, lo
 from .ensemble import run_ensemble
 from .errors import InputError, closest
 from .model import RegionModel
-from .parameters import Parameters
+from .parameters import Parameters, calibrated_draw, calibrated_path
 from .policies import Instrument, build_instrument
 
 MANIFEST = "manifest.json"
@@ -89,8 +89,18 @@ class Prepared:
         return prepared
 
     def model(self, replicate: int = 0) -> RegionModel:
-        """A fresh model for ``replicate`` (its seed derives from the scenario seed)."""
-        return RegionModel(self.region, self.params, self.instruments(),
+        """A fresh model for ``replicate`` (its seed derives from the scenario seed).
+
+        With ``parameter_uncertainty: true`` the replicate's calibrated parameters are a draw
+        from calibration/calibrated.yaml (the same in every variant); parameters the
+        scenario or variant sets explicitly keep their set values.
+        """
+        params = self.params
+        if self.scenario.parameter_uncertainty:
+            draw = calibrated_draw(self.scenario.seed, replicate)
+            params = params.with_overrides({k: v for k, v in draw.items() if k not in self.scenario.parameters},
+                                           "calibration/calibrated.yaml")
+        return RegionModel(self.region, params, self.instruments(),
                            seed=replicate_seed(self.scenario.seed, replicate),
                            horizon=self.scenario.horizon, region_path=self.region_path)
 
@@ -198,6 +208,9 @@ def versions() -> dict[str, str]:
 def manifest(prepared: Prepared, options: dict) -> dict:
     """Everything needed to regenerate a run: inputs (with hashes), options, parameters, seed, versions."""
     files = [prepared.scenario_path, prepared.region_path, *prepared.policy_files]
+    calibrated = calibrated_path()
+    if calibrated is not None and calibrated.is_file():
+        files.append(calibrated)   # default parameter values (and draws) come from it
     return {
         "tool": "innosim",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -213,6 +226,9 @@ def manifest(prepared: Prepared, options: dict) -> dict:
         "base_year": prepared.region.base_year,
         "input_sha256": {str(p): _sha256(p) for p in files},
         "parameters": prepared.params.to_dict(),
+        "uncertainty": ("replicates: stochastic (random streams) and parameter (calibrated draws per replicate)"
+                        if prepared.scenario.parameter_uncertainty else
+                        "replicates: stochastic only (random streams); parameters fixed at their values above"),
         "versions": versions(),
         "git_commit": _git_commit(),
         "platform": platform.platform(),
