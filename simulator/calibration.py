@@ -379,17 +379,25 @@ def trend_forecast(problem: Problem, fit_until: int, extra: pd.DataFrame | None)
 
 
 def out_of_sample(problem: Problem, fit_: Fit, replicates: int) -> pd.DataFrame:
-    """Held-out targets: the model fitted on earlier years against the log-linear trend."""
+    """Held-out targets: the model fitted on earlier years against the log-linear trend.
+
+    ``sim_*``/``error_pct`` use the values a calibration would ship (prior where a parameter
+    is not identified); ``raw_*`` use the raw estimates of every free parameter.
+    """
     table = fit_table(fit_, replicates)
     extra = None
     if problem.spec.trend_series:
         extra = pd.read_csv(problem.spec_path.parent / problem.spec.trend_series)
     trend = trend_forecast(problem, fit_.fit_until, extra)
     held = table[~table["in_sample"]].copy()
+    # the same projection at the raw estimates, unidentified parameters included
+    raw = simulate(problem, fit_.estimate, replicates).median()
+    held["raw_estimate_median"] = held["id"].map(raw)
+    held["raw_error_pct"] = 100.0 * (held["raw_estimate_median"] / held["value"] - 1.0)
     held["trend"] = held["id"].map(trend)
     held["trend_error_pct"] = 100.0 * (held["trend"] / held["value"] - 1.0)
     return held[["id", "indicator", "year", "ratio_to", "value", "sim_median", "sim_p5", "sim_p95",
-                 "error_pct", "within_band", "trend", "trend_error_pct"]]
+                 "error_pct", "within_band", "raw_estimate_median", "raw_error_pct", "trend", "trend_error_pct"]]
 
 
 @dataclass
@@ -502,6 +510,8 @@ def calibrated_document(result: Result, small: bool) -> dict[str, Any]:
         "objective": _num(fit_.loss),
         "dispersion": _num(fit_.dispersion),
         "evaluations": int(len(fit_.history)),
+        "profile_below_estimate": _num(min(0.0, float(fit_.profiles["delta_loss"].min()))
+                                       if not fit_.profiles.empty else 0.0),
         "replicates_per_evaluation": (SMALL if small else p.spec.model_dump())["replicates"],
         "data_vintage": ({"file": str(p.spec.data), "sha256": sha256(data_path)}
                          if data_path and data_path.is_file() else None),

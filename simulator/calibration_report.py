@@ -143,6 +143,14 @@ def report(result: Result, doc: dict) -> str:
         out += ["**WARNING: the data cannot identify " + ", ".join(f"`{n}`" for n in weak) + ".** "
                 "Their profiles stay under the 90 % threshold over most of the search range; they keep "
                 "their prior value and are not drawn for parameter uncertainty.", ""]
+    below = fit_.profiles.groupby("parameter")["delta_loss"].min()
+    below = below[below < 0]
+    if not below.empty:
+        out += ["**Convergence:** the profiles found points below the estimate's objective ("
+                + ", ".join(f"`{n}` {v:.2f}" for n, v in below.items())
+                + f", against an objective of {fit_.loss:.1f}): the local search stopped short of the "
+                "minimum by that much; each interval extends from the lowest point of its profile, "
+                "with the threshold measured from the estimate.", ""]
     out += ["Intervals are conditional profiles (other parameters held at the estimate): they understate "
             "uncertainty where parameters trade off against each other.", "",
             "## Fit (all targets)", "", _md(result.fit_table.drop(columns=["definition", "rel_sd"])), "",
@@ -151,14 +159,16 @@ def report(result: Result, doc: dict) -> str:
     if result.out_of_sample is not None:
         h = result.holdout
         out += [f"## Out of sample: fitted to {h.fit_until}, projected {p.spec.holdout_from}-{p.spec.end_year}", "",
-                "Estimates of that fit: " + ", ".join(f"`{n}` {h.values()[n]:.4g}"
-                                                      + ("" if h.identified[n] else " (prior, not identified)")
+                "Estimates of that fit (used value; raw estimate): " + ", ".join(
+                    f"`{n}` {h.values()[n]:.4g}" + ("" if h.identified[n] else
+                                                    f" (prior, not identified; raw {h.estimate[n]:.4g})")
                                                       for n in p.names), "",
                 _md(result.out_of_sample), "",
                 "trend = log-linear trend of the same series fitted to the data up to "
                 f"{h.fit_until} (including earlier years of calibration/{p.spec.trend_series}), extrapolated. "
                 "Mean absolute error, model "
-                f"{result.out_of_sample['error_pct'].abs().mean():.1f} % vs trend "
+                f"{result.out_of_sample['error_pct'].abs().mean():.1f} % (raw estimates "
+                f"{result.out_of_sample['raw_error_pct'].abs().mean():.1f} %) vs trend "
                 f"{result.out_of_sample.dropna(subset=['trend'])['trend_error_pct'].abs().mean():.1f} % "
                 f"(trend where it exists; model on the same targets "
                 f"{result.out_of_sample.dropna(subset=['trend'])['error_pct'].abs().mean():.1f} %).", ""]

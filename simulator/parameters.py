@@ -99,10 +99,14 @@ def parameter_specs() -> dict[str, ParameterSpec]:
                              allowed="see `innosim parameters`")
         prior = specs[name]
         value = _check_number(name, entry["value"], prior.bounds, str(path))
-        status = "" if entry.get("identified", True) else "; NOT identified by the data, prior value kept"
-        specs[name] = replace(prior, value=value, kind="calibrated", source=(
-            f"calibrated: {path.name} ({doc.get('calibration')}, fitted {doc.get('fitted_years')}, "
-            f"90 % interval {entry.get('interval90')}{status}); prior {prior.value} [{prior.kind}] {prior.source}"))
+        where = f"{path.name} ({doc.get('calibration')}, fitted {doc.get('fitted_years')})"
+        if entry.get("identified", True):
+            specs[name] = replace(prior, value=value, kind="calibrated", source=(
+                f"calibrated: {where}, 90 % interval {entry.get('interval90')}; "
+                f"prior {prior.value} [{prior.kind}] {prior.source}"))
+        else:   # the data could not pin it down: it stays what it was, and says it was tried
+            specs[name] = replace(prior, value=value, source=(
+                f"{prior.source} [NOT identified by the calibration {where}: prior value kept]"))
     return specs
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.calibration import SMALL, calibrate, fit, load_problem, simulate
+from simulator.calibration import SMALL, fit, load_problem, simulate
 from simulator.cli import main
 from simulator.errors import InputError
 from simulator.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
