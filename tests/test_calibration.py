@@ -12,9 +12,11 @@ import yaml
 
 from simulator.calibration import SMALL, fit, load_problem, simulate
 from simulator.cli import main
+from simulator.config import Scenario
 from simulator.errors import InputError
+from simulator.model import RegionModel
 from simulator.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
-from simulator.runner import prepare
+from simulator.runner import build_instruments, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUE = {"base_growth": 0.03, "institute_external_sales_growth": 0.20, "tech_sme_uptake": 0.3}
@@ -148,3 +150,20 @@ def test_committed_calibration_is_consistent():
     targets = pd.read_csv(ROOT / "calibration/targets_heilongjiang.csv")
     assert list(table["id"]) == list(targets["id"])
     assert SMALL["replicates"] <= doc["replicates_per_evaluation"]
+
+
+def test_historical_base_year_reproduces_its_2017_figures():
+    """The 2017 population equals the 2017 data before any step, and the provincial award pays from 2018."""
+    problem = load_problem(ROOT / "calibration/heilongjiang.yaml")
+    region = problem.region
+    scenario = Scenario(name="t", region=region.id, horizon=2018, seed=0)
+    instruments = build_instruments(region, scenario, problem.policies_dir, "test")
+    model = RegionModel(region, Parameters.priors(), instruments, seed=3, horizon=2018)
+    first = model.records[0]
+    assert first["year"] == 2017
+    assert first["hte_count"] == 929 == region.base("hte_count")
+    assert abs(first["rd_expenditure"] / 146.6 - 1) < 0.01
+    assert abs(first["tech_contract_value"] / 146.71 - 1) < 0.02
+    assert abs(first["gdp"] / region.base("gdp") - 1) < 0.01
+    model.run()
+    assert model.records[-1]["subsidy_paid"] > 0        # HTE awards paid on 2018 certificates
