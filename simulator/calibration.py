@@ -6,7 +6,8 @@ targets table (one published figure a row, with its relative uncertainty and a n
 its definition) and the free parameters with search bounds. :func:`calibrate` then
 
 1. evaluates a scrambled Sobol design over the search box (a uniform prior) and refines
-   the best point with Nelder-Mead (:mod:`scipy.optimize`); every parameter vector is run
+   the best point with Nelder-Mead (:mod:`scipy.optimize`), restarted once from any lower
+   point the profiles (step 2) find; every parameter vector is run
    with the same replicate seeds (common random numbers), so the objective is a smooth,
    deterministic function of the parameters rather than a noisy one;
 2. profiles the objective along each parameter through the estimate (conditional profile
@@ -286,29 +287,39 @@ def fit(problem: Problem, fit_until: int | None = None, budget: dict | None = No
     losses = [loss(prior_u, "prior")] + [loss(u, "design") for u in design]
     points = [prior_u, *design]
     best = points[int(np.argmin(losses))]
-    if b["local_evaluations"] > 0:
-        step = np.where(best > 0.5, -0.1, 0.1)
-        simplex = np.vstack([best] + [best + step[j] * np.eye(d)[j] for j in range(d)])
-        res = minimize(loss, best, args=("local",), method="Nelder-Mead", bounds=[(0.0, 1.0)] * d,
-                       options={"maxfev": b["local_evaluations"], "initial_simplex": simplex,
-                                "xatol": 1e-3, "fatol": 1e-3})
-        if res.fun < min(losses):
-            best = np.clip(res.x, 0.0, 1.0)
-    best_loss = loss(best, "estimate")
+
+    def local(start: np.ndarray, maxfev: int, phase: str) -> np.ndarray:
+        if maxfev <= 0:
+            return start
+        step = np.where(start > 0.5, -0.1, 0.1)
+        simplex = np.vstack([start] + [start + step[j] * np.eye(d)[j] for j in range(d)])
+        res = minimize(loss, start, args=(phase,), method="Nelder-Mead", bounds=[(0.0, 1.0)] * d,
+                       options={"maxfev": maxfev, "initial_simplex": simplex, "xatol": 1e-3, "fatol": 1e-3})
+        return np.clip(res.x, 0.0, 1.0) if res.fun < loss(start, phase) else start
+
+    best = local(best, b["local_evaluations"], "local")
+    grid = np.linspace(0.0, 1.0, b["profile_points"]) if b["profile_points"] else np.array([])
+    # Profiles; if one finds a lower point the local search stopped short: restart it there once
+    for attempt in range(2):
+        best_loss = loss(best, "estimate")
+        scans = []
+        for j, name in enumerate(problem.names):
+            us = np.unique(np.concatenate([grid, [best[j]]]))
+            vals = np.array([loss(np.where(np.arange(d) == j, x, best), f"profile {name}") for x in us])
+            scans.append((us, vals))
+        lowest = min(((vals.min(), j, us[int(np.argmin(vals))]) for j, (us, vals) in enumerate(scans)))
+        if attempt == 1 or lowest[0] >= best_loss - 1e-9:
+            break
+        start = best.copy()
+        start[lowest[1]] = lowest[2]
+        best = local(start, b["local_evaluations"] // 2, "polish")
+
     dof = max(len(used) - d, 1)
     dispersion = max(1.0, best_loss / dof)
     threshold = CHI2_90 * dispersion
-
     profiles, intervals, identified = [], {}, {}
-    grid = np.linspace(0.0, 1.0, b["profile_points"]) if b["profile_points"] else np.array([])
     for j, name in enumerate(problem.names):
-        us = np.unique(np.concatenate([grid, [best[j]]]))
-        vals = []
-        for x in us:
-            u = best.copy()
-            u[j] = x
-            vals.append(loss(u, f"profile {name}"))
-        vals = np.array(vals)
+        us, vals = scans[j]
         lo_u, hi_u = _interval(us, vals - best_loss, threshold)
         lo, hi = sub.lower[j] + np.array([lo_u, hi_u]) * (sub.upper[j] - sub.lower[j])
         intervals[name] = (float(lo), float(hi))

@@ -57,7 +57,7 @@ def convergence_chart(result: Result, path: Path) -> None:
     for ax, (title, fit_) in zip(axes[0], [("all targets", result.final), ("fit to the holdout year - 1",
                                                                             result.holdout)], strict=False):
         h = fit_.history
-        for phase, colour in (("prior", "k"), ("design", "tab:blue"), ("local", "tab:orange"),
+        for phase, colour in (("prior", "k"), ("design", "tab:blue"), ("local", "tab:orange"), ("polish", "tab:purple"),
                               ("estimate", "tab:red")):
             sel = h[h["phase"] == phase]
             ax.scatter(sel["evaluation"], sel["loss"], s=10, c=colour, label=phase)
