@@ -226,8 +226,9 @@ def manifest(prepared: Prepared, options: dict) -> dict:
         "base_year": prepared.region.base_year,
         "input_sha256": {str(p): _sha256(p) for p in files},
         "parameters": prepared.params.to_dict(),
-        "uncertainty": ("replicates: stochastic (random streams) and parameter (calibrated draws per replicate)"
-                        if prepared.scenario.parameter_uncertainty else
+        "uncertainty": ("replicates: stochastic (random streams) and parameter (calibrated draws per replicate of "
+                        + ", ".join(calibrated_draw(prepared.scenario.seed, 0)) + ")"
+                        if prepared.scenario.parameter_uncertainty and calibrated_draw(prepared.scenario.seed, 0) else
                         "replicates: stochastic only (random streams); parameters fixed at their values above"),
         "versions": versions(),
         "git_commit": _git_commit(),

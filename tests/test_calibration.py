@@ -16,7 +16,7 @@ from simulator.config import Scenario
 from simulator.errors import InputError
 from simulator.model import RegionModel
 from simulator.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
-from simulator.runner import build_instruments, prepare
+from simulator.runner import build_instruments, manifest, prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUE = {"base_growth": 0.03, "institute_external_sales_growth": 0.20, "tech_sme_uptake": 0.3}
@@ -119,6 +119,10 @@ def test_calibrated_file_is_the_default_and_feeds_parameter_uncertainty(tmp_path
     # every variant of replicate k gets the same draw (common random numbers)
     no_policy = uncertain.variants()["no_policy"]
     assert [no_policy.model(k).params.base_growth for k in range(8)] == drawn
+    # the manifest says which uncertainty the bands carry
+    says = manifest(uncertain, {})["uncertainty"]
+    assert "parameter" in says and "base_growth" in says
+    assert "stochastic only" in manifest(prepared, {})["uncertainty"]
     doc["parameters"]["base_growth"]["value"] = 5.0                  # outside parameters.yaml bounds
     path.write_text(yaml.safe_dump(doc), "utf-8")
     from simulator.parameters import _calibrated
