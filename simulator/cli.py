@@ -178,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                  "random numbers across points)")
     sens.add_argument("--factors", help="comma-separated parameters and policy:<instrument> levers "
                                         "(default: every uncertain scalar parameter and every active instrument)")
-    sens.add_argument("--bounds", default="prior", help="parameter ranges: prior (value ±50%%, default), full "
-                                                        "(parameters.yaml bounds) or a YAML file of [low, high]")
+    sens.add_argument("--bounds", default="calibrated",
+                      help="parameter ranges: calibrated (default: the 90%% intervals of calibration/calibrated.yaml, "
+                           "prior ±50%% for parameters it does not list), prior (value ±50%%), full "
+                           "(parameters.yaml bounds) or a YAML file of [low, high]")
     sens.add_argument("--horizon", type=int, help="last simulated year (default: the region's last target year)")
     sens.add_argument("--seed", type=int, help="override the scenario's seed (replicate streams)")
     sens.add_argument("--design-seed", type=int, default=0, help="seed of the SALib design (default 0)")

@@ -47,7 +47,7 @@ import pandas as pd
 from .config import load_yaml
 from .errors import InputError, closest
 from .indicators import INDICATORS
-from .parameters import parameter_specs
+from .parameters import calibrated_document, calibrated_path, parameter_specs
 
 METHODS = ("morris", "sobol")
 #: parameter kinds that are uncertain (national rules are fixed by law)
@@ -84,8 +84,8 @@ class Factor:
 
 # ------------------------------------------------------------------ factor ranges
 def _calibrated_ranges(path: Path) -> dict[str, tuple[float, float]]:
-    """Ranges from a calibration file: ``{name: [low, high]}`` or ``{name: {bounds|interval: [low, high]}}``,
-    optionally under a top-level ``parameters`` key."""
+    """Ranges from a file: ``{name: [low, high]}`` or ``{name: {bounds|interval90|interval: [low, high]}}``,
+    optionally under a top-level ``parameters`` key (the layout of ``calibration/calibrated.yaml``)."""
     data = load_yaml(path)
     if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
         data = data["parameters"]
@@ -96,7 +96,7 @@ def _calibrated_ranges(path: Path) -> dict[str, tuple[float, float]]:
     for name, entry in data.items():
         rng = entry
         if isinstance(entry, dict):
-            rng = next((entry[k] for k in ("bounds", "interval", "range") if k in entry), None)
+            rng = next((entry[k] for k in ("bounds", "interval90", "interval", "range") if k in entry), None)
         if (not isinstance(rng, (list, tuple)) or len(rng) != 2
                 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in rng) or rng[0] > rng[1]):
             raise InputError(path, f"{name}", "not a range", value=entry, allowed="[low, high] with low <= high")
@@ -104,18 +104,22 @@ def _calibrated_ranges(path: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def parameter_factors(bounds: str | Path = "prior", names: list[str] | None = None,
+def parameter_factors(bounds: str | Path = "calibrated", names: list[str] | None = None,
                       width: float = PRIOR_WIDTH) -> list[Factor]:
     """The behavioural parameters as factors, each with the range sensitivity samples from.
 
     This is the one function that decides parameter ranges:
 
-    * ``"prior"`` (default): the documented value times ``(1 - width, 1 + width)``, clipped to
+    * ``"calibrated"`` (default): the 90 % interval of every parameter the calibration in use
+      (``calibration/calibrated.yaml``, see :func:`simulator.parameters.calibrated_path`) lists,
+      identified or not (an unidentified one spans most of its search range, which is the
+      honest uncertainty); the ``"prior"`` range for the others. Without a calibration, ``"prior"``.
+    * ``"prior"``: the documented value times ``(1 - width, 1 + width)``, clipped to
       the parameter's bounds (a value of 0 ranges over the first ``width`` x 10 % of its bounds).
       The bounds of ``parameters.yaml`` are what a scenario may set, often orders of magnitude
       wide (e.g. 1-10 000 万元 revenue per employee): sampling them whole would make the widest
       range look the most influential. ±50 % is an assumption of the analysis, recorded with
-      every result, until calibration (issue 5) supplies uncertainty ranges.
+      every result.
     * ``"full"``: the whole bounds of ``parameters.yaml``.
     * a path to a YAML file (e.g. ``calibration/calibrated.yaml``): ``name: [low, high]`` (or
       ``{bounds: [low, high]}``) per parameter; parameters it does not list keep their prior range.
@@ -124,9 +128,15 @@ def parameter_factors(bounds: str | Path = "prior", names: list[str] | None = No
     ``names`` restricts (and orders) them.
     """
     specs = parameter_specs()
-    calibrated = {}
-    if isinstance(bounds, Path) or bounds not in ("prior", "full"):
+    calibrated: dict[str, tuple[float, float]] = {}
+    source = bounds
+    if isinstance(bounds, Path) or bounds not in ("prior", "full", "calibrated"):
         calibrated = _calibrated_ranges(Path(bounds))
+    elif bounds == "calibrated":
+        path = calibrated_path()
+        calibrated = {name: (float(e["interval90"][0]), float(e["interval90"][1]))
+                      for name, e in (calibrated_document().get("parameters") or {}).items() if e.get("interval90")}
+        source = path.name if path is not None else bounds
     candidates = [s for s in specs.values()
                   if s.kind in UNCERTAIN_KINDS and not isinstance(s.value, list) and not isinstance(s.value, bool)]
     by_name = {s.name: s for s in candidates}
@@ -142,7 +152,7 @@ def parameter_factors(bounds: str | Path = "prior", names: list[str] | None = No
         lo_b, hi_b = float(s.bounds[0]), float(s.bounds[1])
         if s.name in calibrated:
             lo, hi = calibrated[s.name]
-            origin = f"calibrated ({bounds})"
+            origin = f"calibrated 90 % interval ({source})"
         elif bounds == "full":
             lo, hi, origin = lo_b, hi_b, "parameters.yaml bounds"
         else:
@@ -175,7 +185,7 @@ def lever_factors(prepared, low: float = LEVER_RANGE[0], high: float = LEVER_RAN
     return [Factor(f"{LEVER}{i}.scale", low, high, False, origin) for i in active]
 
 
-def default_factors(prepared, bounds: str | Path = "prior", names: list[str] | None = None) -> list[Factor]:
+def default_factors(prepared, bounds: str | Path = "calibrated", names: list[str] | None = None) -> list[Factor]:
     """Parameters and policy levers. ``names`` may mix parameter names and ``policy:<instrument>``;
     ``None`` means every uncertain scalar parameter and every active instrument."""
     if names is None:
@@ -345,7 +355,7 @@ class SensitivityResult:
 
 def run(prepared, method: str = "morris", samples: int | None = None, replicates: int = 2,
         factors: list[Factor] | None = None, seed: int = 0, jobs: int = 1, scheduler: str | None = None,
-        progress: bool = False, bounds: str | Path = "prior") -> SensitivityResult:
+        progress: bool = False, bounds: str | Path = "calibrated") -> SensitivityResult:
     """Design, evaluate and analyse.
 
     Args:

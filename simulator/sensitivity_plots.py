@@ -125,6 +125,8 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
         ax.set_title(_title(title, region, lang) if region is not None else title, loc="left")
         bounds = str(result.options.get("bounds", "prior"))
         ranges = {"prior": "先验值 ±50% (限于允许范围)" if lang == "zh" else "prior ±50 % within the allowed bounds",
+                  "calibrated": "校准90%区间 (其余: 先验值 ±50%)" if lang == "zh"
+                  else "calibrated 90 % intervals (others: prior ±50 %)",
                   "full": "parameters.yaml bounds"}.get(bounds, bounds) if params else "–"
         lev = f"{levers[0].low:g}–{levers[0].high:g}×" if levers else "–"
         _note(fig, t["note"].format(method=result.method, points=result.options.get("points", len(result.X)),

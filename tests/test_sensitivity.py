@@ -10,7 +10,7 @@ from simulator import sensitivity as sa
 from simulator.cli import main
 from simulator.ensemble import run_ensemble, run_variants
 from simulator.errors import InputError
-from simulator.parameters import parameter_specs
+from simulator.parameters import calibrated_document, parameter_specs
 from simulator.runner import prepare
 from tests.helpers import QIQIHAR
 
@@ -70,6 +70,10 @@ def test_prior_ranges_are_the_documented_value_plus_minus_half_within_bounds(tmp
     assert years.integer and {years.value(x) for x in np.linspace(years.low, years.high, 50)} == {2, 3, 4}
     full = {f.name: f for f in sa.parameter_factors("full")}
     assert (full["revenue_per_employee"].low, full["revenue_per_employee"].high) == (1.0, 10000.0)
+    prior = {f.name: f for f in sa.parameter_factors("prior")}
+    for name, entry in (calibrated_document().get("parameters") or {}).items():   # default: calibrated intervals
+        assert (factors[name].low, factors[name].high) == tuple(entry["interval90"])
+        assert (prior[name].low, prior[name].high) != tuple(entry["interval90"])
     cal = tmp_path / "calibrated.yaml"
     cal.write_text("parameters:\n  rd_price_elasticity: {bounds: [-1.0, -0.3]}\n", "utf-8")
     got = {f.name: f for f in sa.parameter_factors(cal)}
