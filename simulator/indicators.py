@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .guards import check_indicators
+
 if TYPE_CHECKING:
     from .model import RegionModel
 
@@ -184,7 +186,5 @@ def compute_all(model: RegionModel) -> dict[str, float]:
     """Every indicator that applies to the model, for its current year."""
     values = {name: ind.func(model) for name, ind in INDICATORS.items()}
     values = {name: value for name, value in values.items() if value is not None}
-    for name, value in values.items():
-        if not np.isfinite(value):
-            raise FloatingPointError(f"indicator {name} is {value} in year {model.year}")
+    check_indicators(model.year, values)   # NumericalError (a FloatingPointError) naming year and indicator
     return values

@@ -13,6 +13,7 @@ from .agents import Government, Incubator, ResearchInstitute, found_carriers, fo
 from .config import Region, Scenario, load_region
 from .errors import InputError, closest
 from .firms import FirmPopulation, FirmView
+from .guards import check_state
 from .indicators import INDICATORS, compute_all
 from .parameters import Parameters
 from .policies import Instrument
@@ -239,7 +240,10 @@ class RegionModel(mesa.Model):
         return {name: INDICATORS[name].func(self) for name in SCORE_COMPONENTS}
 
     def _record(self) -> None:
-        self.records.append({"year": self.year, **compute_all(self)})
+        # NaN/inf in any agent's state stops the run naming year, agent and field (guards.NumericalError);
+        # agents first, so the report names the source rather than an indicator it spoiled
+        check_state(self, indicators=False)
+        self.records.append({"year": self.year, **compute_all(self)})   # checks the indicators too
 
     # ------------------------------------------------------------ state queries
     def hte_valid_mask(self) -> np.ndarray:
