@@ -118,6 +118,7 @@ def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
     changed = np.flatnonzero(cost != f.user_cost_ref)      # most firms face their reference cost
     price[changed] = (cost[changed] / f.user_cost_ref[changed]) ** p.rd_price_elasticity
     desired = f.rd_propensity * f.revenue * price * np.exp(s * rng.standard_normal(n) - 0.5 * s * s)
+    np.minimum(desired, f.revenue, out=desired)                # R&D never exceeds revenue
 
     candidates = ~valid & hte_structural_criteria(model)
     idx = np.flatnonzero(candidates)
@@ -141,7 +142,7 @@ def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
         net_gain = p.hte_approval_rate * (award + tax_gain + status) - p.hte_application_cost - extra_cost
         prob = 1.0 - np.exp(-p.hte_apply_sensitivity * np.maximum(net_gain, 0.0)
                             / max(p.hte_application_cost, 0.1))
-        chosen = u_pursue < prob
+        chosen = (u_pursue < prob) & (need <= f.revenue[idx])   # unreachable within this year's revenue: no pursuit
         pursue[idx[chosen]] = True
         rd[idx[chosen]] = np.maximum(desired[idx[chosen]], need[chosen])
     f.rd = rd

@@ -52,8 +52,22 @@ def _largest_remainder(total: int, shares: dict) -> dict:
     return dict(zip(keys, counts.tolist(), strict=False))
 
 
+def check_steady_state(model: RegionModel) -> None:
+    """Base-year knowledge stocks are steady states, R&D / (depreciation + growth), of firms (growing at
+    ``base_growth``) and institutes (``institute_rd_growth``): there is none unless depreciation + growth > 0."""
+    p = model.params
+    for growth in ("base_growth", "institute_rd_growth"):
+        total = p.knowledge_depreciation + getattr(p, growth)
+        if not total > 0:
+            raise InputError("<parameters>", f"knowledge_depreciation + {growth}",
+                             "must be > 0: the base-year knowledge stock is R&D / (depreciation + growth)",
+                             value=round(total, 12),
+                             allowed=f"{growth} > -knowledge_depreciation = {0.0 - p.knowledge_depreciation}")
+
+
 def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopulation:
     """Draw the base-year firms of ``model.region`` (see module docstring)."""
+    check_steady_state(model)
     region, p, year = model.region, model.params, model.year
     src = model.region_path
     n = int(region.pop("n_firms"))
@@ -86,8 +100,8 @@ def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopula
     grants = _largest_remainder(n_hte, {int(k): v for k, v in region.pop("hte_grant_year_shares").items()})
     f.hte_grant_year[hte] = rng.permutation(np.repeat(list(grants), list(grants.values())))
     f.hte_ever[hte] = True
-    f.rd_propensity[hte] = (hte_rd_threshold(f.revenue[hte], p)
-                            + p.hte_bunching_margin * rng.exponential(1.0, n_hte))
+    f.rd_propensity[hte] = np.minimum(hte_rd_threshold(f.revenue[hte], p)
+                                      + p.hte_bunching_margin * rng.exponential(1.0, n_hte), 1.0)   # R&D <= revenue
     f.hightech_share[hte] = rng.uniform(p.hte_min_hightech_share, HIGHTECH_CAP, n_hte)
     f.ip[hte] = 1 + rng.poisson(3.0, n_hte)
 
@@ -156,17 +170,19 @@ def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarr
     if lg_pool.size < n_lg:
         raise InputError(src, "baseline.little_giants", f"only {lg_pool.size} firms are large enough",
                          value=n_lg, allowed=f"at most {lg_pool.size}")
-    w = np.where(is_hte[lg_pool], 10.0, 1.0)
-    lg = rng.choice(lg_pool, size=n_lg, replace=False, p=w / w.sum())
-    f.little_giant[lg] = True
-    f.zjtx[lg] = True
+    if lg_pool.size:   # (empty only when the baseline has none: nothing to draw from nothing)
+        w = np.where(is_hte[lg_pool], 10.0, 1.0)
+        lg = rng.choice(lg_pool, size=n_lg, replace=False, p=w / w.sum())
+        f.little_giant[lg] = True
+        f.zjtx[lg] = True
     n_z = int(region.pop("zjtx_firms"))
     z_pool = np.flatnonzero(sme & (f.revenue >= p.zjtx_min_revenue) & ~f.zjtx)
-    w = np.where(is_hte[z_pool], 10.0, 1.0)
-    f.zjtx[rng.choice(z_pool, size=min(n_z, z_pool.size), replace=False, p=w / w.sum())] = True
+    if z_pool.size:   # none may qualify (a high zjtx_min_revenue): then only the little giants are listed
+        w = np.where(is_hte[z_pool], 10.0, 1.0)
+        f.zjtx[rng.choice(z_pool, size=min(n_z, z_pool.size), replace=False, p=w / w.sum())] = True
     listed = f.zjtx.copy()
     floor = p.zjtx_min_rd_intensity + p.hte_bunching_margin * rng.exponential(1.0, listed.sum())
-    f.rd_propensity[listed] = np.maximum(f.rd_propensity[listed], floor)
+    f.rd_propensity[listed] = np.minimum(np.maximum(f.rd_propensity[listed], floor), 1.0)   # R&D <= revenue
     return listed
 
 
