@@ -11,6 +11,9 @@ The check is one reduction per float field of the firm arrays (the sum of finite
 numbers is finite; NaN and infinity propagate), and only when a sum is not finite
 is the field scanned to find the firm. A sum that overflows although every value
 is finite is scanned too and passes. Integer and boolean fields cannot hold NaN.
+Incubators' and institutes' float attributes are summed in one pass the same way,
+and named one by one only on failure. With ~3 700 firms and ~35 agents a check costs
+~35-55 µs, about 2-3 % of a 14-year Qiqihar run (15 checks).
 """
 
 from __future__ import annotations
