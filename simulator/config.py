@@ -1,23 +1,37 @@
 """Scenario, region and policy-catalogue files: loading and strict validation.
 
-Every file is read with :func:`load_yaml` and validated by a pydantic model
-that forbids unknown keys. Any problem becomes an
-:class:`~simulator.errors.InputError` naming the file, the field path, the bad
-value and what is allowed.
+Every YAML input (scenario, region, catalogue, calibration and optimiser specs,
+sensitivity bounds) is read with :func:`load_yaml`, which records the line of
+every key (:class:`~simulator.errors.Where`), rejects duplicate keys, NaN and
+infinity, and turns syntax and encoding errors into an
+:class:`~simulator.errors.InputError` with the line. :func:`validate` checks the
+data against a pydantic model that forbids unknown keys and reports the first
+problem as an InputError naming the file, the line, the field path, the bad
+value and what is allowed; booleans and numbers written with a unit ("10万",
+"3亿", "5%") where a number belongs are reported as such. CSV inputs are read
+with :func:`read_csv_checked` (line, column, cell). Errors raised later for a
+field of a loaded file find its line through the registry in
+:mod:`simulator.errors`.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import math
+import re
+import types
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from .errors import InputError, closest
+from .errors import NULL, InputError, Where, closest, forget_lines, line_of, register_lines, unit_problem
 from .indicators import INDICATORS
 
 REQUIRED_BASELINE = ("gdp", "revenue", "hightech_output_share", "rd_intensity", "hte_count",
@@ -27,9 +41,34 @@ REQUIRED_POPULATION = ("n_firms", "revenue_sigma", "other_gdp_share", "institute
                        "hte_grant_year_shares", "hte_revenue_range", "little_giants", "zjtx_firms",
                        "local_purchase_share", "rd_active_share", "age_mean", "incubator_occupancy")
 
+#: unit a numeric field implies, by field name (a field's ``json_schema_extra={"unit": ...}`` wins);
+#: used to say what "10万" should have been. Fields absent here take a plain number (a count, a year).
+FIELD_UNITS = {
+    "budget": "万元", "scale": "times the amounts as written", "probability": "share 0-1 (0.8 = 80 %)",
+    "firm_share": "share 0-1", "va_ratio": "share 0-1", "hightech_prior": "share 0-1",
+    "rd_prior": "share 0-1 of revenue", "size": "times the average firm's revenue", "rel_sd": "share 0-1",
+}
+#: unit of an instrument's amount parameter, by name (default 万元)
+AMOUNT_UNITS = {"rate": "share 0-1 of the payment", "recertification_factor": "share 0-1 of the first award",
+                "years": "years", "places": "ranking places", "phd": "万元 a month", "master": "万元 a month",
+                "bachelor": "万元 a month", "technician": "万元 a month", "senior_skilled_worker": "万元 a month"}
+#: instrument parameters that are words, not amounts
+TEXT_PARAMS = ("eligible", "level", "kind", "exclude_kind", "paid_to")
+
+
+def amount_unit(name: object) -> str:
+    """Unit of an instrument's amount parameter ``name``."""
+    return AMOUNT_UNITS.get(str(name), "万元")
+
+
+def _bad(problem: str, *, at: Sequence[object] = (), value: object = None, allowed: str | None = None):
+    """A validation error carrying a sub-path below the validated field, the bad value and what is allowed."""
+    return PydanticCustomError("innosim", "{problem}", {"problem": problem, "at": ".".join(str(a) for a in at),
+                                                        "value": value, "allowed": allowed})
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ------------------------------------------------------------------ region file
@@ -54,7 +93,14 @@ class Target(Figure):
     @classmethod
     def _known(cls, v: str) -> str:
         if v not in INDICATORS:
-            raise ValueError(f"unknown indicator {v!r}{closest(v, INDICATORS)}")
+            raise ValueError(f"unknown indicator{closest(v, INDICATORS)}")
+        return v
+
+    @field_validator("value")
+    @classmethod
+    def _non_negative(cls, v: float) -> float:
+        if v < 0:
+            raise ValueError("a target must be >= 0")
         return v
 
 
@@ -68,7 +114,7 @@ class Sector(Strict):
     zh: str
     industrial: bool
     firm_share: float = Field(ge=0, le=1)
-    size: float = Field(gt=0)
+    size: float = Field(gt=0, le=1e4)
     va_ratio: float = Field(gt=0, le=1)
     hightech_prior: float = Field(ge=0, le=1)
     rd_prior: float = Field(ge=0, le=1)
@@ -78,9 +124,9 @@ class Sector(Strict):
 class Carrier(Strict):
     kind: Literal["incubator", "maker_space", "accelerator"]
     level: Literal["municipal", "provincial", "national"]
-    capacity: int = Field(ge=1)
-    graduates: int = Field(ge=0)
-    count: int = Field(ge=0)
+    capacity: int = Field(ge=1, le=100_000)
+    graduates: int = Field(ge=0, le=1_000_000)
+    count: int = Field(ge=0, le=100_000)
 
 
 class CarrierGroup(Strict):
@@ -92,8 +138,8 @@ class CarrierGroup(Strict):
 class InstituteSpec(Strict):
     kind: Literal["university", "research_institute", "new_type_rd_institution", "national_rd_institution"]
     level: Literal["municipal", "provincial", "national"]
-    count: int = Field(ge=0)
-    rd_weight: float = Field(gt=0)
+    count: int = Field(ge=0, le=100_000)
+    rd_weight: float = Field(gt=0, le=1e6)
     source: str
 
 
@@ -110,6 +156,13 @@ class Ranking(Strict):
     source: str
     zones_source: str
 
+    @model_validator(mode="after")
+    def _rank_within(self) -> Ranking:
+        if self.rank > self.zones:
+            raise _bad("the rank must not exceed the number of zones ranked", at=("rank",), value=self.rank,
+                       allowed=f"1 to {self.zones}")
+        return self
+
 
 class LocalName(Strict):
     zh: str
@@ -120,11 +173,85 @@ def _check_keys(v: dict, known, required, what: str) -> dict:
     """Reject unknown keys (with the closest valid one) and report missing required keys."""
     for key in v:
         if key not in known:
-            raise ValueError(f"unknown {what} {key!r}{closest(key, known)}")
+            raise _bad(f"unknown {what} {key!r}{closest(key, known)}", at=(key,),
+                       allowed=", ".join(str(k) for k in known))
     missing = [k for k in required if k not in v]
     if missing:
         raise ValueError(f"lacks {missing}; required: {list(required)}")
     return v
+
+
+#: population assumptions: (kind, low, high, unit); kind "int", "number", "range" ([low, high]) or "shares"
+POPULATION_TYPES: dict[str, tuple[str, float, float, str | None]] = {
+    "n_firms": ("int", 1, 1_000_000, None),
+    "revenue_sigma": ("number", 0, 5, "log-sd of revenue"),
+    "other_gdp_share": ("number", 0, 0.99, "share 0-1 of GDP"),
+    "institute_rd_share": ("number", 0, 0.99, "share 0-1 of R&D"),
+    "hte_grant_year_shares": ("shares", 0, 1, "share 0-1 of the certificates"),
+    "hte_revenue_range": ("range", 0, 1e9, "万元"),
+    "little_giants": ("int", 0, 1_000_000, None),
+    "zjtx_firms": ("int", 0, 1_000_000, None),
+    "local_purchase_share": ("number", 0, 1, "share 0-1"),
+    "rd_active_share": ("number", 0, 1, "share 0-1"),
+    "age_mean": ("range", 0, 200, "years"),
+    "incubator_occupancy": ("number", 0, 1, "share 0-1 of capacity"),
+}
+
+
+def _number(v: object, key: str, unit: str | None, lo: float, hi: float, integer: bool = False,
+            at: Sequence[object] = ()) -> float:
+    """Check one number of a free-form (``Any``) field: not a boolean, not "10万", finite, within [lo, hi]."""
+    where = at or (key,)
+    kind = "an integer" if integer else "a number"
+    span = f"from {_num(lo)} to {_num(hi)}"
+    limits = f"{kind} {span}" + (f" ({unit})" if unit else "")
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        hint = unit_problem(v, unit, kind)
+        if hint:
+            raise _bad(hint[0], at=where, value=v, allowed=hint[1])
+        raise _bad(f"must be {kind}", at=where, value=NULL if v is None else v, allowed=limits)
+    if not math.isfinite(v) or not lo <= v <= hi or (integer and v != int(v)):
+        raise _bad(f"must be {kind} {span}", at=where, value=v, allowed=limits)
+    return v
+
+
+def _num(x: float) -> str:
+    return f"{int(x):,}".replace(",", " ") if float(x).is_integer() else f"{x:g}"
+
+
+def _check_population(population: dict[str, Assumption], base_year: int | None) -> None:
+    for key, (kind, lo, hi, unit) in POPULATION_TYPES.items():
+        if key not in population:
+            continue
+        v = population[key].value
+        at = (key, "value")
+        if kind in ("int", "number"):
+            _number(v, key, unit, lo, hi, integer=kind == "int", at=at)
+        elif kind == "range":
+            if not isinstance(v, list) or len(v) != 2:
+                raise _bad("must be [low, high]", at=at, value=NULL if v is None else v,
+                           allowed=f"two numbers from {_num(lo)} to {_num(hi)} ({unit}), low <= high")
+            for i, x in enumerate(v):
+                _number(x, key, unit, lo, hi, at=(*at, i))
+            if v[0] > v[1]:
+                raise _bad("low must not exceed high", at=at, value=v, allowed="[low, high] with low <= high")
+        else:   # shares by grant year
+            if not isinstance(v, dict) or not v:
+                raise _bad("must map grant years to shares", at=at, value=NULL if v is None else v,
+                           allowed="{year: share, ...}, shares summing to 1")
+            for year, share in v.items():
+                if isinstance(year, bool) or not isinstance(year, int) or (base_year and not
+                                                                           base_year - 10 < year <= base_year):
+                    raise _bad("grant years must be years up to the base year", at=(*at, year), value=year,
+                               allowed=f"years from {base_year - 9} to {base_year}" if base_year else "years")
+                _number(share, key, unit, lo, hi, at=(*at, year))
+            total = sum(v.values())
+            if abs(total - 1.0) > 0.01:
+                raise _bad(f"shares must sum to 1, sum to {total:g}", at=at, value=v, allowed="shares summing to 1")
+
+
+#: baseline indicators that are counts (whole numbers)
+_COUNT_UNITS = ("家", "个", "位")
 
 
 class Region(Strict):
@@ -139,7 +266,7 @@ class Region(Strict):
     targets: list[Target] = []
     not_modelled: list[dict[str, str]] = []
     population: dict[str, Assumption]
-    sectors: list[Sector]
+    sectors: list[Sector] = Field(min_length=1)
     incubators: CarrierGroup
     institutes: InstituteGroup
     ranking: Ranking | None = None
@@ -147,12 +274,27 @@ class Region(Strict):
     @field_validator("baseline")
     @classmethod
     def _baseline_complete(cls, v: dict[str, Figure]) -> dict[str, Figure]:
-        return _check_keys(v, INDICATORS, REQUIRED_BASELINE, "indicator")
+        _check_keys(v, INDICATORS, REQUIRED_BASELINE, "indicator")
+        for key, fig in v.items():
+            unit = INDICATORS[key].unit
+            positive = key in ("gdp", "revenue")
+            if fig.value < 0 or (positive and fig.value <= 0):
+                raise _bad("must be > 0" if positive else "must be >= 0", at=(key, "value"), value=fig.value,
+                           allowed=f"{'a positive' if positive else 'a non-negative'} number ({unit})")
+            if unit == "%" and fig.value > 100:
+                raise _bad("a percentage must not exceed 100", at=(key, "value"), value=fig.value,
+                           allowed="0 to 100 (%)")
+            if unit in _COUNT_UNITS and fig.value != int(fig.value):
+                raise _bad("a count must be a whole number", at=(key, "value"), value=fig.value,
+                           allowed=f"a whole number ({unit})")
+        return v
 
     @field_validator("population")
     @classmethod
-    def _population_complete(cls, v: dict[str, Assumption]) -> dict[str, Assumption]:
-        return _check_keys(v, REQUIRED_POPULATION, REQUIRED_POPULATION, "assumption")
+    def _population_complete(cls, v: dict[str, Assumption], info) -> dict[str, Assumption]:
+        _check_keys(v, REQUIRED_POPULATION, REQUIRED_POPULATION, "assumption")
+        _check_population(v, info.data.get("base_year"))
+        return v
 
     @field_validator("sectors")
     @classmethod
@@ -160,7 +302,21 @@ class Region(Strict):
         total = sum(s.firm_share for s in v)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"firm_share must sum to 1 over sectors, sums to {total:.6f}")
+        if not any(s.industrial for s in v):
+            raise ValueError("at least one sector must be industrial (industrial: true): the high-tech "
+                             "output share is a share of industrial output")
         return v
+
+    @model_validator(mode="after")
+    def _targets_after_base(self) -> Region:
+        for i, t in enumerate(self.targets):
+            if not self.base_year < t.year <= 2100:
+                raise _bad("a target year must fall after the base year", at=("targets", i, "year"), value=t.year,
+                           allowed=f"{self.base_year + 1} to 2100")
+            if INDICATORS[t.indicator].unit == "%" and t.value > 100:
+                raise _bad("a percentage must not exceed 100", at=("targets", i, "value"), value=t.value,
+                           allowed="0 to 100 (%)")
+        return self
 
     def pop(self, key: str) -> Any:
         """Value of a population assumption."""
@@ -173,6 +329,7 @@ class Region(Strict):
 
 # ------------------------------------------------------------ policy catalogue
 TARGET_GROUPS = ("firms", "incubators", "institutes", "talent", "inventors", "alliances", "zone", "all")
+YEAR = Field(default=None, ge=1990, le=2100)
 
 
 class InstrumentSpec(Strict):
@@ -193,10 +350,29 @@ class InstrumentSpec(Strict):
     trigger: str
     rule: str = ""
     payer: str | None = None
-    start_year: int | None = None
-    end_year: int | None = None
+    start_year: int | None = YEAR
+    end_year: int | None = YEAR
     params: dict[str, float | str | list[float]] = {}
     reading: str = ""
+
+    @field_validator("params")
+    @classmethod
+    def _amounts(cls, v: dict[str, float | str | list[float]]) -> dict[str, float | str | list[float]]:
+        for key, value in v.items():
+            for i, x in enumerate(value if isinstance(value, list) else [value]):
+                at = (key, i) if isinstance(value, list) else (key,)
+                if isinstance(x, str):
+                    hint = unit_problem(x, amount_unit(key))
+                    if hint:
+                        raise _bad(hint[0], at=at, value=x, allowed=hint[1])
+                    if key not in TEXT_PARAMS:
+                        raise _bad("must be a number", at=at, value=x,
+                                   allowed=f"a non-negative number ({amount_unit(key)}); words only for "
+                                           + ", ".join(TEXT_PARAMS))
+                elif x < 0:
+                    raise _bad("must be a non-negative amount", at=at, value=x,
+                               allowed=f">= 0 ({amount_unit(key)})")
+        return v
 
     @model_validator(mode="after")
     def _reason_when_not_modelled(self) -> InstrumentSpec:
@@ -220,7 +396,9 @@ class Catalogue(Strict):
         ids = [i.id for i in v]
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
-            raise ValueError(f"duplicate instrument ids {dupes}")
+            second = [k for k, i in enumerate(ids) if i == dupes[0]][1]
+            raise _bad(f"duplicate instrument ids {dupes}", at=(second, "id"), value=dupes[0],
+                       allowed="one entry per id")
         return v
 
 
@@ -235,9 +413,9 @@ class InstrumentSetting(Strict):
 
     enabled: bool = True
     scale: float = Field(default=1.0, ge=0)
-    budget: float | None = Field(default=None, ge=0)
-    start_year: int | None = None
-    end_year: int | None = None
+    budget: float | None = Field(default=None, ge=0, json_schema_extra={"unit": "万元 a year"})
+    start_year: int | None = YEAR
+    end_year: int | None = YEAR
     params: dict[str, float] = {}
 
     @field_validator("params")
@@ -245,7 +423,8 @@ class InstrumentSetting(Strict):
     def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
         for key, value in v.items():
             if not math.isfinite(value) or value < 0:
-                raise ValueError(f"params.{key} must be a non-negative amount, got {value!r}")
+                raise _bad("must be a non-negative amount", at=(key,), value=value,
+                           allowed=f">= 0 ({amount_unit(key)})")
         return v
 
 
@@ -286,58 +465,499 @@ class Scenario(Strict):
     def _variant_names(cls, v: dict[str, Variant]) -> dict[str, Variant]:
         for name in v:
             if name in ("base", NO_POLICY):
-                raise ValueError(f"variant name {name!r} is reserved (base = the scenario itself, "
-                                 f"{NO_POLICY} = every instrument off, both run automatically)")
+                raise _bad(f"variant name {name!r} is reserved (base = the scenario itself, "
+                           f"{NO_POLICY} = every instrument off, both run automatically)", at=(name,),
+                           allowed="any other name")
             if not name.replace("_", "").replace("-", "").isalnum():
-                raise ValueError(f"variant name {name!r} must be letters, digits, '_' or '-'")
+                raise _bad(f"variant name {name!r} must be letters, digits, '_' or '-'", at=(name,),
+                           allowed="letters, digits, '_' or '-'")
         return v
 
 
 # ------------------------------------------------------------------- loading
-def load_yaml(path: Path) -> Any:
-    """Read a YAML file, turning a missing file or a syntax error into InputError."""
+def read_text(path: Path, what: str = "a UTF-8 text file") -> str:
+    """A file's text; a missing file, an unreadable one or bytes that are not UTF-8 become InputError."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(path, "", "file not found", allowed="an existing YAML file")
+        raise InputError(path, "", "file not found", allowed=f"an existing file ({what})")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(path, "", f"cannot read the file ({exc.strerror})", allowed=what) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(path, "", f"not UTF-8 text (byte {raw[exc.start:exc.start + 1]!r} at byte offset "
+                         f"{exc.start})", allowed=f"{what}; save the file as UTF-8", line=line) from None
+
+
+def load_yaml(path: Path) -> Any:
+    """Read a YAML file: the data, with the line of every key registered for later messages.
+
+    A missing file, non-UTF-8 bytes, a syntax error, an empty file, a duplicate key
+    and NaN or infinity become an InputError with the line.
+    """
+    path = Path(path)
+    forget_lines(path)
+    data, where = parse_yaml(read_text(path, "a UTF-8 YAML file"), path)
+    register_lines(path, where)
+    return data
+
+
+def parse_yaml(text: str, path: object = "<input>") -> tuple[Any, Where]:
+    """YAML text -> (data, where every entry is written). Raises InputError (see :func:`load_yaml`)."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError(path, "", "the file is empty (or holds only comments)",
+                             allowed="a YAML mapping of keys to values", line=1)
+        where = _index(loader, node, path, (), set(), {})
+        data = loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        at = f" at column {mark.column + 1}" if mark else ""
+        context = ""
+        if exc.context and exc.context_mark and exc.problem and (mark is None or exc.context_mark.line != mark.line):
+            context = f" ({exc.context} that starts on line {exc.context_mark.line + 1})"
+        raise InputError(path, "", f"YAML syntax error{at}: {problem}{context}", allowed="valid YAML",
+                         line=mark.line + 1 if mark else None) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise InputError(path, "", f"YAML syntax error: character {char!r} is not allowed in YAML "
+                         "(a control character?)", allowed="printable text", line=line) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(path, where, f"YAML syntax error: {problem}", allowed="valid YAML") from None
-    except UnicodeDecodeError:
-        raise InputError(path, "", "not UTF-8 text", allowed="a UTF-8 YAML file") from None
+        raise InputError(path, "", f"YAML syntax error: {exc}", allowed="valid YAML") from None
+    except RecursionError:
+        raise InputError(path, "", "nested too deeply to read", allowed="a YAML mapping of keys to values") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    return data, where
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+_FLOAT = "tag:yaml.org,2002:float"
+
+
+def _index(loader: yaml.SafeLoader, node: yaml.Node, path: object, parts: tuple, stack: set, memo: dict) -> Where:
+    """Where every entry below ``node`` is written; checks duplicate keys and non-finite numbers on the way."""
+    line = node.start_mark.line + 1
+    if id(node) in memo:
+        return memo[id(node)]
+    if id(node) in stack:           # a recursive alias
+        return Where(line)
+    stack = stack | {id(node)}
+    dotted = ".".join(str(p) for p in parts)
+    if isinstance(node, yaml.MappingNode):
+        kids: dict[str, Where] = {}
+        seen: dict[Any, int] = {}
+        merged: dict[str, Where] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                inner = _index(loader, value_node, path, parts, stack, memo)
+                for item in (inner.children if isinstance(inner.children, list) else [inner]):
+                    if isinstance(item.children, dict):
+                        for k, w in item.children.items():
+                            merged.setdefault(k, w)
+                continue
+            key_line = key_node.start_mark.line + 1
+            key: Any = None
+            if isinstance(key_node, yaml.ScalarNode):
+                key = _scalar(loader, key_node, path, dotted, key_line)
+                try:
+                    if key in seen:
+                        raise InputError(path, ".".join(str(p) for p in (*parts, key)),
+                                         f"duplicate key (first on line {seen[key]}); YAML would silently keep only "
+                                         "the last", allowed="each key once per mapping", line=key_line)
+                    seen[key] = key_line
+                except TypeError:
+                    pass
+            child = _index(loader, value_node, path, (*parts, key), stack, memo)
+            kids[str(key)] = Where(key_line, child.value, child.children)
+        for k, w in merged.items():
+            kids.setdefault(k, w)
+        where = Where(line, children=kids)
+    elif isinstance(node, yaml.SequenceNode):
+        where = Where(line, children=[_index(loader, item, path, (*parts, i), stack, memo)
+                                      for i, item in enumerate(node.value)])
+    else:
+        where = Where(line, value=_scalar(loader, node, path, dotted, line))
+    memo[id(node)] = where
+    return where
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node, path: object, dotted: str, line: int) -> Any:
+    try:
+        value = loader.construct_object(node)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:   # e.g. a date such as 2023-02-30
+        raise InputError(path, dotted, f"cannot read this value ({exc})", value=node.value,
+                         allowed="a valid YAML value (quote it to make it text)", line=line) from None
+    if node.tag == _FLOAT and isinstance(value, float) and not math.isfinite(value):
+        raise InputError(path, dotted, "not a finite number", value=node.value, allowed="a finite number",
+                         line=line)
+    return value
+
+
+def read_csv_checked(path: Path, columns: Mapping[str, str], required: Sequence[str] = (),
+                     unit_of: Any = None, what: str = "a CSV table") -> tuple[list[dict[str, Any]], list[int]]:
+    """Read and check a CSV table: UTF-8, a header of known columns, each cell of its kind.
+
+    ``columns`` maps every allowed column to its kind: ``text``, ``text?`` (may be empty), ``int``,
+    ``number`` or ``number?`` (may be empty: None). ``required`` columns must be present.
+    ``unit_of(column, row)`` gives the unit a numeric cell implies (for "10万"). Returns the
+    parsed rows and the line each starts on. Problems are InputErrors with the line, the row
+    (its ``id`` where the table has one) and the column.
+    """
+    path = Path(path)
+    text = read_text(path, what)
+    if not text.strip():
+        raise InputError(path, "", "the file is empty", allowed=f"{what} with a header row", line=1)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    header: list[str] | None = None
+    start = 1
+    try:
+        for record in reader:
+            line, start = start, reader.line_num + 1
+            if not record or all(c.strip() == "" for c in record):
+                continue
+            if header is None:
+                header = [c.strip() for c in record]
+                _check_header(path, header, columns, required, line)
+                continue
+            if len(record) != len(header):
+                raise InputError(path, "", f"{len(record)} fields where the header has {len(header)}", value=record,
+                                 allowed="one field per column (quote a field that holds a comma)", line=line)
+            raw = dict(zip(header, record, strict=True))
+            label = raw.get("id", "").strip() or f"row {len(rows) + 1}"
+            rows.append({c: _cell(path, c, raw[c], columns[c], label, line,
+                                  unit_of(c, raw) if unit_of else None) for c in header})
+            lines.append(line)
+    except csv.Error as exc:
+        raise InputError(path, "", f"not a valid CSV file ({exc})", allowed=what, line=reader.line_num) from None
+    if header is None:
+        raise InputError(path, "", "the file is empty", allowed=f"{what} with a header row", line=1)
+    return rows, lines
+
+
+def _check_header(path: Path, header: list[str], columns: Mapping[str, str], required: Sequence[str],
+                  line: int) -> None:
+    for col in header:
+        if col not in columns:
+            raise InputError(path, col or "(empty column name)", "unknown column" + closest(col, columns),
+                             allowed=", ".join(columns), line=line)
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:
+        raise InputError(path, dupes[0], "duplicate column", allowed="each column once", line=line)
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise InputError(path, ",".join(missing), "missing columns", allowed=", ".join(columns), line=line)
+
+
+_PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
+def _cell(path: Path, column: str, cell: str, kind: str, label: str, line: int, unit: str | None) -> Any:
+    field = f"{label}.{column}"
+    value = cell.strip()
+    if value == "":
+        if kind.endswith("?"):
+            return None
+        raise InputError(path, field, "empty cell", allowed="a value", line=line)
+    if kind.startswith("text"):
+        return cell
+    integer = kind == "int"
+    if not _PLAIN_NUMBER.match(value) or (integer and not re.fullmatch(r"[+-]?\d+", value)):
+        hint = unit_problem(value, unit, "an integer" if integer else "a plain number")
+        if hint:
+            raise InputError(path, field, hint[0], value=cell, allowed=hint[1], line=line)
+        raise InputError(path, field, "not an integer" if integer else "not a number", value=cell,
+                         allowed="an integer" if integer else "a plain number (digits, '.', optional exponent)",
+                         line=line)
+    return int(value) if integer else float(value)
+
+
+# ------------------------------------------------------------------ validation
 def validate(model: type[BaseModel], data: Any, path: Path) -> Any:
-    """Validate ``data`` against ``model``; raise InputError on the first problem."""
+    """Validate ``data`` against ``model``; raise InputError (with the line, where known) on the first problem."""
+    path = Path(path)
+    keys = ", ".join(model.model_fields)
+    if data is None:
+        raise InputError(path, "", "the file is empty (or holds only comments)", allowed=f"a mapping with keys {keys}")
     if not isinstance(data, dict):
         raise InputError(path, "", "expected a mapping of keys to values", value=type(data).__name__,
-                         allowed=f"keys {list(model.model_fields)}")
+                         allowed=f"keys {keys}", line=line_of(path, ""))
+    hit = _scan(model, data, ())
+    if hit is not None:
+        loc, problem, allowed, value = hit
+        raise InputError(path, _dotted(data, loc), problem, value=value, allowed=allowed)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
-            owner = _owner(model, err["loc"][:-1])
-            valid = list(owner.model_fields) if owner else []
-            key = str(err["loc"][-1])
-            raise InputError(path, loc, "unknown key" + closest(key, valid),
-                             allowed=", ".join(valid) or None) from None
-        if err["type"] == "missing":
-            raise InputError(path, loc, "required field is missing") from None
-        msg = err["msg"].removeprefix("Value error, ")
-        value = err.get("input")
-        allowed = None
-        if "greater_than_equal" in err["type"] or "greater_than" in err["type"]:
-            allowed = f">= {err['ctx'].get('ge', err['ctx'].get('gt'))}"
-        if err["type"].endswith("_parsing") or err["type"].endswith("_type"):
-            allowed = msg.removeprefix("Input should be ")
-            msg = "wrong type"
-        raise InputError(path, loc, msg, value=value if not isinstance(value, dict) else None,
-                         allowed=allowed) from None
+        raise _input_error(model, data, path, _first(data, exc.errors())) from None
+
+
+def _first(data: dict, errors: list[dict]) -> dict:
+    """The error to report: of the first field with errors, the one reaching deepest into the data (in a
+    union, the arm that matched the input's shape); an unknown key rather than the required key it misspells."""
+    group = [e for e in errors if e["loc"][:1] == errors[0]["loc"][:1]]
+    best = max(group, key=lambda e: len(_data_loc(data, e["loc"])))   # first of the deepest
+    if best["type"] == "missing":
+        for e in errors:
+            if e["type"] == "extra_forbidden" and tuple(e["loc"][:-1]) == tuple(best["loc"][:-1]) and closest(
+                    str(e["loc"][-1]), [str(best["loc"][-1])]):
+                return e
+    return best
+
+
+def _input_error(model: type[BaseModel], data: dict, path: Path, err: dict) -> InputError:
+    """The InputError for one pydantic error."""
+    loc, kind, ctx = tuple(err["loc"]), err["type"], err.get("ctx") or {}
+    raw = err.get("input")
+    value: Any = NULL if raw is None else (None if _structured(raw) else raw)
+    if kind == "innosim":
+        loc = (*_data_loc(data, loc), *(p for p in str(ctx.get("at") or "").split(".") if p))
+        bad = ctx.get("value")
+        return InputError(path, _dotted(data, loc), str(ctx["problem"]),
+                          value=None if _structured(bad) else bad, allowed=ctx.get("allowed"))
+    if kind in ("missing", "extra_forbidden"):
+        loc = (*_data_loc(data, loc[:-1]), loc[-1])
+    if kind == "missing":
+        owner = _owner(model, loc[:-1])
+        required = [n for n, f in owner.model_fields.items() if f.is_required()] if owner else []
+        return InputError(path, _dotted(data, loc), "required field is missing",
+                          allowed=("required: " + ", ".join(required)) if required else None,
+                          line=line_of(path, _dotted(data, loc[:-1])) if len(loc) > 1 else None)
+    if kind == "extra_forbidden":
+        owner = _owner(model, loc[:-1])
+        valid = list(owner.model_fields) if owner else []
+        return InputError(path, _dotted(data, loc), "unknown key" + closest(str(loc[-1]), valid),
+                          allowed=", ".join(valid) or None)
+    dloc = _data_loc(data, loc)
+    field = _dotted(data, dloc)
+    msg = err["msg"].removeprefix("Value error, ")
+    info = _field_info(model, dloc)
+    if kind == "literal_error":
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        return InputError(path, field, "not one of the allowed values" + closest(str(raw), choices), value=value,
+                          allowed=str(ctx.get("expected", "")) or None)
+    limits = _limits(info)
+    for name, op in (("greater_than_equal", ">="), ("greater_than", ">"), ("less_than_equal", "<="),
+                     ("less_than", "<")):
+        if kind == name:
+            limit = next(iter(ctx.values())) if ctx else ""
+            limit = f"{limit:g}" if isinstance(limit, float) else limit
+            return InputError(path, field, f"must be {op} {limit}", value=value, allowed=limits or f"{op} {limit}")
+    if kind == "finite_number":
+        return InputError(path, field, "must be a finite number", value=value, allowed=limits or "a finite number")
+    if kind == "int_from_float":
+        return InputError(path, field, "must be a whole number", value=value, allowed=limits or "an integer")
+    if kind.endswith("_parsing") or kind.endswith("_type"):
+        unit = _unit(dloc[-1], info, _at(data, dloc[:-1]), dloc[-2] if len(dloc) > 1 else None) if dloc else None
+        hint = unit_problem(raw, unit, "an integer" if kind.startswith("int") else "a plain number")
+        if hint and (kind.startswith("int") or kind.startswith("float")):
+            return InputError(path, field, hint[0], value=value, allowed=hint[1])
+        return InputError(path, field, "wrong type", value=value, allowed=_TYPE_WORDS.get(kind) or
+                          msg.removeprefix("Input should be "))
+    return InputError(path, field, msg, value=value)
+
+
+def _structured(value: Any) -> bool:
+    """A mapping, or a list holding mappings or lists: too long to quote as the bad value."""
+    return isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value))
+
+
+_TYPE_WORDS = {
+    "int_parsing": "an integer", "int_type": "an integer", "float_parsing": "a number", "float_type": "a number",
+    "string_type": "text", "bool_parsing": "true or false", "bool_type": "true or false",
+    "dict_type": "a mapping of keys to values", "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values", "list_type": "a list", "tuple_type": "a list",
+    "date_parsing": "a date (YYYY-MM-DD)", "date_type": "a date (YYYY-MM-DD)", "date_from_datetime_parsing":
+    "a date (YYYY-MM-DD)",
+}
+
+
+def _data_loc(data: Any, loc: Sequence[object]) -> tuple:
+    """The parts of a pydantic ``loc`` that address ``data``: union tags such as ``'float'`` or
+    ``'TargetSpec'`` (and a missing key) are left out."""
+    out, cur = [], data
+    for part in loc:
+        if isinstance(cur, dict):
+            key = part if part in cur else next((k for k in cur if str(k) == str(part)), _NOKEY)
+            if key is _NOKEY:
+                continue
+            cur = cur[key]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            cur = cur[part]
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+_NOKEY = object()
+
+
+def _dotted(data: Any, loc: Sequence[object]) -> str:
+    """``loc`` as a dotted path; a list item with a unique ``id`` is named by it (``instruments.q000_m4_hte_award``)."""
+    parts, cur = [], data
+    for part in loc:
+        if isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            item = cur[part]
+            ident = item.get("id") if isinstance(item, dict) else None
+            ids = [x.get("id") for x in cur if isinstance(x, dict)]
+            parts.append(ident if isinstance(ident, str) and ident and ids.count(ident) == 1 else str(part))
+            cur = item
+            continue
+        parts.append(str(part))
+        cur = cur.get(part) if isinstance(cur, dict) else None
+    return ".".join(parts)
+
+
+def _field_info(model: type[BaseModel], loc: Sequence[object]):
+    """The pydantic FieldInfo of the field at ``loc`` (or None)."""
+    if not loc:
+        return None
+    owner = _owner(model, loc[:-1])
+    return owner.model_fields.get(str(loc[-1])) if owner else None
+
+
+def _limits(info) -> str | None:
+    """'from 1 to 100000' from a field's ge/gt/le/lt constraints."""
+    if info is None:
+        return None
+    lo = hi = None
+    for m in getattr(info, "metadata", []):
+        for attr, op in (("ge", ">="), ("gt", ">")):
+            if getattr(m, attr, None) is not None:
+                lo = (op, getattr(m, attr))
+        for attr, op in (("le", "<="), ("lt", "<")):
+            if getattr(m, attr, None) is not None:
+                hi = (op, getattr(m, attr))
+    if lo and hi and lo[0] == ">=" and hi[0] == "<=":
+        return f"from {lo[1]} to {hi[1]}"
+    text = " and ".join(f"{b[0]} {b[1]}" for b in (lo, hi) if b)
+    return text or None
+
+
+def _unit(name: object, info, parent: Any, parent_key: object = None) -> str | None:
+    """The unit the field ``name`` implies: a sibling ``unit`` (region figures), an amount parameter's,
+    the field's own (``json_schema_extra``), or :data:`FIELD_UNITS` by name."""
+    name = str(name)
+    if name == "value" and isinstance(parent, dict) and isinstance(parent.get("unit"), str):
+        return parent["unit"]
+    if str(parent_key) == "params":
+        return amount_unit(name)
+    extra = getattr(info, "json_schema_extra", None)
+    if isinstance(extra, dict) and extra.get("unit"):
+        return str(extra["unit"])
+    return FIELD_UNITS.get(name)
+
+
+def _at(data: Any, loc: Sequence[object]) -> Any:
+    """The data at ``loc`` (None where it does not exist)."""
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _strip(annotation: Any) -> Any:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation
+
+
+_PARAMS = object()   # marker: the children of a ``params`` mapping, whose unit depends on the key
+
+
+def _scan(annotation: Any, value: Any, loc: tuple, unit: Any = None) -> tuple | None:
+    """The first boolean, or number written with a unit, where only a number belongs.
+
+    Pydantic turns ``true`` into 1 and reports "10万" as a parsing error; this walks the data
+    along the model's annotations first so both get a clear message. Returns
+    ``(loc, problem, allowed, value)`` or None.
+    """
+    annotation = _strip(annotation)
+    origin = get_origin(annotation)
+    if annotation is Any or origin is Literal:
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if not isinstance(value, dict):
+            return None
+        for key, item in value.items():
+            info = annotation.model_fields.get(key) if isinstance(key, str) else None
+            if info is None:
+                continue
+            sub = _PARAMS if key == "params" else _unit(key, info, value)
+            hit = _scan(info.annotation, item, (*loc, key), sub)
+            if hit:
+                return hit
+        return None
+    if origin in (Union, types.UnionType):
+        arms = [_strip(a) for a in get_args(annotation)]
+        if isinstance(value, bool):
+            if any(a is bool or a is Any for a in arms) or not any(a in (int, float) for a in arms):
+                return None
+            return _bool_hit(loc, value, unit)
+        if isinstance(value, str) and str in arms:
+            return None
+        for arm in arms:
+            if arm is not type(None):
+                hit = _scan(arm, value, loc, unit)
+                if hit:
+                    return hit
+        return None
+    if origin is dict:
+        args = get_args(annotation)
+        if not isinstance(value, dict) or len(args) != 2:
+            return None
+        for key, item in value.items():
+            hit = _scan(args[1], item, (*loc, key), amount_unit(key) if unit is _PARAMS else unit)
+            if hit:
+                return hit
+        return None
+    if origin in (list, tuple):
+        args = get_args(annotation)
+        if not isinstance(value, list):
+            return None
+        for i, item in enumerate(value):
+            if origin is tuple and args and args[-1] is not Ellipsis:
+                if i >= len(args):
+                    return None
+                arm = args[i]
+            else:
+                arm = args[0] if args else Any
+            hit = _scan(arm, item, (*loc, i), unit)
+            if hit:
+                return hit
+        return None
+    if annotation in (int, float):
+        unit = None if unit is _PARAMS else unit
+        if isinstance(value, bool):
+            return _bool_hit(loc, value, unit)
+        hint = unit_problem(value, unit, "an integer" if annotation is int else "a plain number")
+        if hint:
+            return loc, hint[0], hint[1], value
+    return None
+
+
+def _bool_hit(loc: tuple, value: bool, unit: Any) -> tuple:
+    unit = None if unit is _PARAMS else unit
+    return (loc, "a boolean (true/false, yes/no, on/off) where a number belongs",
+            f"a number ({unit})" if unit else "a number", value)
 
 
 def _owner(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
@@ -353,7 +973,7 @@ def _owner(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         field = current.model_fields.get(str(part))
         if field is None:
             return None
-        skip_key = getattr(field.annotation, "__origin__", None) is dict
+        skip_key = get_origin(_strip(field.annotation)) is dict
         current = _inner_model(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
@@ -387,6 +1007,20 @@ def load_catalogue(path: Path) -> Catalogue:
 @lru_cache(maxsize=64)
 def _load_catalogue(path: str, mtime_ns: int, size: int) -> Catalogue:
     return validate(Catalogue, load_yaml(Path(path)), Path(path))
+
+
+def apply_options(scenario: Scenario, **options: Any) -> Scenario:
+    """``scenario`` with command-line overrides (``seed``, ``replicates``, ``horizon``; None = keep) applied and
+    validated as a file's values are; a bad one is an InputError naming the option (``--replicates``)."""
+    updates = {k: v for k, v in options.items() if v is not None}
+    if not updates:
+        return scenario
+    data = {**scenario.model_dump(), **updates}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = _first(data, exc.errors())
+        raise _input_error(Scenario, data, Path(f"--{err['loc'][0]}"), err) from None
 
 
 def load_scenario(path: Path) -> Scenario:

@@ -36,15 +36,15 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .config import load_yaml, validate
-from .errors import InputError, closest
+from .config import FIELD_UNITS, amount_unit, load_yaml, validate
+from .errors import InputError, closest, unit_problem
 from .indicators import INDICATORS
 
 Range = tuple[float, float]
@@ -55,13 +55,20 @@ class _Strict(BaseModel):
 
 
 def _range(v, what: str):
+    for x in (v if isinstance(v, (list, tuple)) else [v]):
+        unit = amount_unit(what.removeprefix("params.")) if what.startswith("params.") else FIELD_UNITS.get(what)
+        hint = unit_problem(x, unit)
+        if hint:
+            raise ValueError(f"{what}: {hint[0]}; write {hint[1]}")
+        if isinstance(x, bool):
+            raise ValueError(f"{what} must be a number or [low, high], not a boolean")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return (v, v)
     if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, (int, float)) for x in v):
         if not all(math.isfinite(x) for x in v) or v[0] > v[1]:
-            raise ValueError(f"{what} must be [low, high] with low <= high, got {list(v)}")
+            raise ValueError(f"{what} must be [low, high] with low <= high")
         return (v[0], v[1])
-    raise ValueError(f"{what} must be a number or [low, high], got {v!r}")
+    raise ValueError(f"{what} must be a number or [low, high]")
 
 
 class LeverSpec(_Strict):
@@ -115,7 +122,7 @@ class TargetSpec(_Strict):
     @classmethod
     def _known(cls, v):
         if v not in INDICATORS:
-            raise ValueError(f"unknown indicator {v!r}{closest(v, INDICATORS)}")
+            raise ValueError(f"unknown indicator{closest(v, INDICATORS)}")
         return v
 
 
@@ -403,6 +410,9 @@ def _goals(spec: OptimiseSpec, region, path: Path) -> list[Goal]:
             p = plan[t]
             goals.append(Goal(p.indicator, p.year, p.value, INDICATORS[p.indicator].higher_is_better, p.source))
         else:
+            if not region.base_year < t.year <= 2100:
+                raise InputError(path, f"targets.{i}.year", "must fall after the region's base year", value=t.year,
+                                 allowed=f"{region.base_year + 1} to 2100")
             goals.append(Goal(t.indicator, t.year, t.value, INDICATORS[t.indicator].higher_is_better,
                               "the spec's own target (not the plan's)"))
     return goals
@@ -534,9 +544,23 @@ class OptimiseResult:
         return "\n".join(lines)
 
 
-def optimise(spec_path: str | Path, *, replicates: int | None = None, trials: int | None = None,
-             jobs: int = 1, scheduler: str | None = None, progress: bool = False) -> OptimiseResult:
-    """Run the optimiser of a spec file (``replicates``/``trials`` override the file's)."""
+@dataclass(frozen=True)
+class Checked:
+    """A validated spec with everything the search needs (see :func:`check_spec`)."""
+
+    spec: OptimiseSpec
+    spec_path: Path
+    base: Any
+    prepared: Any
+    goals: list[Goal]
+    dims: list[Dim]
+    anchors: list[tuple[str, dict[str, float]]]
+
+
+def check_spec(spec_path: str | Path, *, replicates: int | None = None, trials: int | None = None) -> Checked:
+    """Validate a spec file and everything it names (scenario, targets, instruments and bounds, the three
+    anchor mixes) without running a model: what :func:`optimise` checks before its first trial.
+    Raises InputError on any problem."""
     from .runner import prepare
 
     spec_path = Path(spec_path)
@@ -561,9 +585,18 @@ def optimise(spec_path: str | Path, *, replicates: int | None = None, trials: in
         except InputError as exc:
             raise InputError(spec_path, "levers", f"{origin} mix is invalid: {exc.problem} ({exc.field})",
                              value=exc.value, allowed=exc.allowed) from None
+    return Checked(spec, spec_path, base, prepared, goals, dims, anchors)
+
+
+def optimise(spec_path: str | Path, *, replicates: int | None = None, trials: int | None = None,
+             jobs: int = 1, scheduler: str | None = None, progress: bool = False) -> OptimiseResult:
+    """Run the optimiser of a spec file (``replicates``/``trials`` override the file's)."""
+    c = check_spec(spec_path, replicates=replicates, trials=trials)
+    spec, spec_path, base, prepared, goals, dims = c.spec, c.spec_path, c.base, c.prepared, c.goals, c.dims
+    last = max(g.year for g in goals)
     evaluate = _ModelEvaluator(prepared, dims, goals, spec.replicates, jobs, scheduler, progress)
     table = search(dims, evaluate, goals, probability=spec.probability, budget=spec.budget, trials=spec.trials,
-                   batch=spec.batch, seed=spec.seed, anchors=anchors)
+                   batch=spec.batch, seed=spec.seed, anchors=c.anchors)
     chosen, ok = choose(table, spec.probability, spec.budget)
     row = table.set_index("trial").loc[chosen]
     scenario = _chosen_scenario(base, mix_settings(dims, {d.name: row[d.name] for d in dims}), spec)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .errors import InputError, closest
+from .errors import InputError, closest, unit_problem
 
 KINDS = ("national_rule", "evidence", "assumption", "calibrated")
 
@@ -61,7 +61,13 @@ def calibrated_path() -> Path | None:
 def _calibrated(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
-    doc = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    from .config import load_yaml  # (lines of every key registered for messages)
+
+    doc = load_yaml(Path(path))
+    if not isinstance(doc, dict) or not isinstance(doc.get("parameters") or {}, dict):
+        raise InputError(path, "" if not isinstance(doc, dict) else "parameters",
+                         "expected a mapping of parameter names to {value: ...}", value=type(doc).__name__,
+                         allowed="a calibrated.yaml as written by `innosim calibrate`")
     if doc.get("small_budget"):
         return {}   # a test-budget calibration is never a default
     return doc
@@ -98,7 +104,9 @@ def parameter_specs() -> dict[str, ParameterSpec]:
             raise InputError(str(path), f"parameters.{name}", "unknown parameter" + closest(name, specs),
                              allowed="see `innosim parameters`")
         prior = specs[name]
-        value = _check_number(name, entry["value"], prior.bounds, str(path))
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise InputError(str(path), f"parameters.{name}", "lacks a value", allowed="{value: <number>, ...}")
+        value = _check_number(name, entry["value"], prior.bounds, str(path), prior.unit)
         where = f"{path.name} ({doc.get('calibration')}, fitted {doc.get('fitted_years')})"
         if entry.get("identified", True):
             specs[name] = replace(prior, value=value, kind="calibrated", source=(
@@ -125,7 +133,11 @@ def prior_specs() -> dict[str, ParameterSpec]:
     return specs
 
 
-def _check_number(name: str, value: Any, bounds: tuple[float, float], origin: str) -> float:
+def _check_number(name: str, value: Any, bounds: tuple[float, float], origin: str, unit: str | None = None) -> float:
+    hint = unit_problem(value, (unit or "").split(" (")[0] or None)
+    if hint:
+        raise InputError(origin, f"parameters.{name}", hint[0], value=value, allowed=f"{hint[1]}, in [{bounds[0]}, "
+                         f"{bounds[1]}]")
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise InputError(origin, f"parameters.{name}", "must be a finite number",
                          value=value, allowed=f"a number in [{bounds[0]}, {bounds[1]}]")
@@ -178,9 +190,9 @@ class Parameters:
                 if not isinstance(value, list) or len(value) != len(spec.value):
                     raise InputError(origin, f"parameters.{name}", "must be a list",
                                      value=value, allowed=f"{len(spec.value)} numbers")
-                value = [_check_number(name, v, spec.bounds, origin) for v in value]
+                value = [_check_number(name, v, spec.bounds, origin, spec.unit) for v in value]
             else:
-                value = _check_number(name, value, spec.bounds, origin)
+                value = _check_number(name, value, spec.bounds, origin, spec.unit)
             values[name] = value
         return Parameters(values)
 

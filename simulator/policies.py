@@ -68,6 +68,8 @@ class Instrument:
     trigger: str
     param_names: ClassVar[tuple[str, ...]]
     optional_params: ClassVar[tuple[str, ...]] = ()
+    #: parameters whose value is a word (``eligible: tech_firms``) and the words allowed; all others are amounts
+    text_params: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, spec: InstrumentSpec, setting: InstrumentSetting | None, scenario_file: str,
                  catalogue_file: str, payer: str) -> None:
@@ -83,6 +85,8 @@ class Instrument:
         self.end_year = setting.end_year if setting.end_year is not None else spec.end_year
         self._check_names(spec.params, catalogue_file, f"instruments.{spec.id}.params")
         self._check_names(setting.params, scenario_file, f"policies.{spec.id}.params")
+        self._check_kinds(spec.params, catalogue_file, f"instruments.{spec.id}.params")
+        self._check_kinds(setting.params, scenario_file, f"policies.{spec.id}.params")
         params = {**spec.params, **setting.params}
         missing = [k for k in self.param_names if k not in params]
         if missing:
@@ -96,6 +100,19 @@ class Instrument:
             if key not in names:
                 raise InputError(file, f"{where}.{key}", "unknown amount parameter" + closest(key, names),
                                  allowed=", ".join(names))
+
+    def _check_kinds(self, params: dict, file: str, where: str) -> None:
+        """Words where this family expects words, single numbers where it expects amounts."""
+        for key, value in params.items():
+            if key in self.text_params:
+                words = self.text_params[key]
+                if not isinstance(value, str) or value not in words:
+                    raise InputError(file, f"{where}.{key}", "not one of the allowed words"
+                                     + (closest(value, words) if isinstance(value, str) else ""),
+                                     value=value, allowed=", ".join(words))
+            elif isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(file, f"{where}.{key}", "must be a single number", value=value,
+                                 allowed="a non-negative amount")
 
     def active(self, year: int) -> bool:
         """Whether the instrument pays in ``year``."""
@@ -143,6 +160,7 @@ class PurchaseSubsidy(Instrument):
     type_name = "purchase_subsidy"
     trigger = "tech_purchase"
     param_names = ("rate", "min_payment", "cap", "eligible")
+    text_params: ClassVar[dict[str, tuple[str, ...]]] = {"eligible": ("tech_firms", "all_firms")}
 
     def amount(self, event: Event) -> np.ndarray:
         p = self.params
@@ -195,6 +213,10 @@ class LevelAward(Instrument):
     param_names = ()
     optional_params = ("amount", "amount_national", "amount_provincial", "amount_municipal", "amount_min",
                        "amount_max", "level", "kind", "exclude_kind")
+    KINDS: ClassVar[tuple[str, ...]] = ("incubator", "maker_space", "accelerator", "university", "research_institute",
+                                        "new_type_rd_institution", "national_rd_institution")
+    text_params: ClassVar[dict[str, tuple[str, ...]]] = {"level": ("national", "provincial", "municipal"),
+                                                          "kind": KINDS, "exclude_kind": KINDS}
     TRIGGERS: ClassVar[dict[str, str]] = {"incubators": "carrier_recognised", "institutes": "institute_recognised"}
 
     def __init__(self, spec: InstrumentSpec, *args) -> None:

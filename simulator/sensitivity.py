@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from .config import load_yaml
-from .errors import InputError, closest
+from .errors import InputError, closest, unit_problem
 from .indicators import INDICATORS
 from .parameters import calibrated_document, calibrated_path, parameter_specs
 
@@ -85,23 +85,54 @@ class Factor:
 # ------------------------------------------------------------------ factor ranges
 def _calibrated_ranges(path: Path) -> dict[str, tuple[float, float]]:
     """Ranges from a file: ``{name: [low, high]}`` or ``{name: {bounds|interval90|interval: [low, high]}}``,
-    optionally under a top-level ``parameters`` key (the layout of ``calibration/calibrated.yaml``)."""
+    optionally under a top-level ``parameters`` key (the layout of ``calibration/calibrated.yaml``).
+
+    Every name must be an uncertain scalar parameter and every range inside its bounds in parameters.yaml.
+    """
     data = load_yaml(path)
+    prefix = ""
     if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
-        data = data["parameters"]
+        data, prefix = data["parameters"], "parameters."
     if not isinstance(data, dict):
-        raise InputError(path, "", "expected a mapping of parameter names to ranges",
+        raise InputError(path, "", "expected a mapping of parameter names to ranges", value=type(data).__name__,
                          allowed="name: [low, high]")
+    specs = parameter_specs()
+    candidates = _candidates(specs)
     out = {}
     for name, entry in data.items():
+        field = f"{prefix}{name}"
+        if name not in candidates:
+            why = ("fixed national rule or list-valued" if name in specs
+                   else "unknown parameter" + closest(name, candidates))
+            raise InputError(path, field, why,
+                             allowed="scalar evidence/assumption/calibrated parameters (see `innosim parameters`)")
         rng = entry
         if isinstance(entry, dict):
-            rng = next((entry[k] for k in ("bounds", "interval90", "interval", "range") if k in entry), None)
+            key = next((k for k in ("bounds", "interval90", "interval", "range") if k in entry), None)
+            rng, field = (entry[key], f"{field}.{key}") if key else (None, field)
+        unit = specs[name].unit.split(" (")[0]
+        for x in rng if isinstance(rng, list) else [rng]:
+            hint = unit_problem(x, unit)
+            if hint:
+                raise InputError(path, field, hint[0], value=x, allowed=hint[1])
+            if isinstance(x, bool):
+                raise InputError(path, field, "a boolean where a number belongs", value=x, allowed="[low, high]")
         if (not isinstance(rng, (list, tuple)) or len(rng) != 2
                 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in rng) or rng[0] > rng[1]):
-            raise InputError(path, f"{name}", "not a range", value=entry, allowed="[low, high] with low <= high")
+            raise InputError(path, field, "not a range", value=None if isinstance(entry, dict) else entry,
+                             allowed="[low, high] with low <= high")
+        lo, hi = specs[name].bounds
+        if not lo <= rng[0] <= rng[1] <= hi:
+            raise InputError(path, field, "outside the parameter's bounds", value=list(rng),
+                             allowed=f"a range within [{lo}, {hi}] (parameters.yaml)")
         out[str(name)] = (float(rng[0]), float(rng[1]))
     return out
+
+
+def _candidates(specs: dict) -> dict:
+    """The parameters that may be factors: scalar, of an uncertain kind."""
+    return {s.name: s for s in specs.values()
+            if s.kind in UNCERTAIN_KINDS and not isinstance(s.value, list) and not isinstance(s.value, bool)}
 
 
 def parameter_factors(bounds: str | Path = "calibrated", names: list[str] | None = None,
@@ -137,9 +168,8 @@ def parameter_factors(bounds: str | Path = "calibrated", names: list[str] | None
         calibrated = {name: (float(e["interval90"][0]), float(e["interval90"][1]))
                       for name, e in (calibrated_document().get("parameters") or {}).items() if e.get("interval90")}
         source = path.name if path is not None else bounds
-    candidates = [s for s in specs.values()
-                  if s.kind in UNCERTAIN_KINDS and not isinstance(s.value, list) and not isinstance(s.value, bool)]
-    by_name = {s.name: s for s in candidates}
+    by_name = _candidates(specs)
+    candidates = list(by_name.values())
     if names is not None:
         for n in names:
             if n not in by_name:

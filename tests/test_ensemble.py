@@ -18,7 +18,9 @@ def _with_variants(tmp_path: Path, text: str) -> Path:
     dest = tmp_path / "scenarios"
     shutil.copytree(SCENARIOS, dest)
     path = dest / "qiqihar.yaml"
-    path.write_text(path.read_text("utf-8").replace("horizon: 2035", "horizon: 2027") + text, "utf-8")
+    base = path.read_text("utf-8").replace("horizon: 2035", "horizon: 2027")
+    base = base[:base.index("\nvariants:")]   # the file's own variants give way to the test's (no duplicate key)
+    path.write_text(base + text, "utf-8")
     return path
 
 
