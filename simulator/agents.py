@@ -8,6 +8,7 @@ of the step) and read firms through the model's arrays. Randomness comes only fr
 
 from __future__ import annotations
 
+import statistics
 from typing import TYPE_CHECKING
 
 import mesa
@@ -350,7 +351,7 @@ def found_institutes(model: RegionModel, rng: np.random.Generator) -> int:
                 + (1.0 - p.new_type_share) * gov.expected_award("institute_recognised", "municipal", kinds[1]))
     rate = p.institute_founding_rate * len(candidates) * (1.0 + p.institute_award_response * expected / 100.0)
     n = int(rng.poisson(rate))
-    rd = float(np.median([i.rd for i in candidates]))
+    rd = float(statistics.median(i.rd for i in candidates))   # (numpy's median costs 60 µs on a short list)
     for _ in range(n):
         kind = str(kinds[0] if rng.random() < p.new_type_share else kinds[1])
         inst = ResearchInstitute(model, len(model.institutes), kind, "municipal", 0.5 * rd)

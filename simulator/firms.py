@@ -83,7 +83,9 @@ class FirmPopulation:
     def __init__(self, n: int = 0) -> None:
         for name, f in FIELDS.items():
             shape = (HISTORY, n) if f.history else (n,)
-            setattr(self, name, np.full(shape, f.default, dtype=f.dtype))
+            # np.zeros is one C call, np.full a Python function: entrants are built every year
+            setattr(self, name, np.zeros(shape, dtype=f.dtype) if f.default == 0 else
+                    np.full(shape, f.default, dtype=f.dtype))
 
     def __len__(self) -> int:
         return len(self.uid)

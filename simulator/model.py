@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import itertools
+import pickle
+from dataclasses import dataclass
 from pathlib import Path
 
 import mesa
@@ -236,6 +240,41 @@ class RegionModel(mesa.Model):
         if isinstance(ids, dict):
             ids.pop(self, None)
 
+    # ------------------------------------------------------------ copies
+    def snapshot(self) -> Snapshot:
+        """This model's state now, to continue from it later, any number of times (:meth:`from_snapshot`).
+
+        The region, the parameters and the instruments are referenced, not copied (they are
+        read-only); everything else (firms, agents, random streams, ledger, records) is.
+        """
+        shared = (self.region, self.params, *self.government.instruments)
+        buf = io.BytesIO()
+        _SharedPickler(buf, shared).dump(self)
+        return Snapshot(buf.getvalue(), shared, self.year)
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot, instruments: list[Instrument] | None = None) -> RegionModel:
+        """A model continuing from ``snap``, optionally paying other ``instruments`` from the next year.
+
+        Exactly a fresh model's future (same random streams, same state) as long as none of the
+        new instruments would have paid in a year already simulated; that is checked.
+
+        Raises:
+            ValueError: an instrument of ``instruments`` is active in a year up to the snapshot's.
+        """
+        model = _SharedUnpickler(io.BytesIO(snap.data), snap.shared).load()
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):   # Mesa 3.3 numbers agents from a class-level counter per model
+            ids[model] = itertools.count(max((a.unique_id for a in model.agents), default=0) + 1)
+        if instruments is not None:
+            early = [i.id for i in instruments for y in range(model.base_year, model.year + 1) if i.active(y)]
+            if early:
+                model.release()
+                raise ValueError(f"instruments {sorted(set(early))} pay in a year up to {model.year}, which the "
+                                 "snapshot has already simulated without them")
+            model.government.instruments = instruments
+        return model
+
     def _score_inputs(self) -> dict[str, float]:
         return {name: INDICATORS[name].func(self) for name in SCORE_COMPONENTS}
 
@@ -248,8 +287,10 @@ class RegionModel(mesa.Model):
     # ------------------------------------------------------------ state queries
     def hte_valid_mask(self) -> np.ndarray:
         """Firms holding a certificate valid this year (granted within the last 3 years)."""
-        g = self.firms.hte_grant_year
-        return (g >= 0) & (g <= self.year) & (self.year < g + self.params.hte_validity_years)
+        # years since the grant, as unsigned: "never" (-1) and a grant in the future wrap to >= 32768,
+        # so one comparison does (g >= 0) & (g <= year) & (year < g + validity)
+        age = (self.year - self.firms.hte_grant_year).astype(np.int16, copy=False).view(np.uint16)
+        return age < self.params.hte_validity_years
 
     def institute_rd(self) -> float:
         """R&D of institutes and universities this year, 万元."""
@@ -292,3 +333,33 @@ class RegionModel(mesa.Model):
         if name not in INDICATORS:
             raise KeyError(f"unknown indicator {name!r}{closest(name, INDICATORS)}")
         return pd.DataFrame(self.records).set_index("year")[name]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A model's pickled state at the end of ``year`` (:meth:`RegionModel.snapshot`); ``shared`` are the
+    read-only objects it refers to without copying."""
+
+    data: bytes
+    shared: tuple
+    year: int
+
+
+class _SharedPickler(pickle.Pickler):
+    """Pickles a model, writing the ``shared`` objects as references (their position) instead of copies."""
+
+    def __init__(self, file, shared: tuple) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._positions = {id(obj): k for k, obj in enumerate(shared)}
+
+    def persistent_id(self, obj):
+        return self._positions.get(id(obj))
+
+
+class _SharedUnpickler(pickle.Unpickler):
+    def __init__(self, file, shared: tuple) -> None:
+        super().__init__(file)
+        self._shared = shared
+
+    def persistent_load(self, pid):
+        return self._shared[pid]

@@ -154,10 +154,8 @@ class Parameters:
     :meth:`defaults` and derive variants with :meth:`with_overrides`.
     """
 
-    __slots__ = ("_values",)
-
     def __init__(self, values: dict[str, Any]) -> None:
-        object.__setattr__(self, "_values", dict(values))
+        self.__setstate__(dict(values))
 
     @classmethod
     def defaults(cls) -> Parameters:
@@ -210,6 +208,10 @@ class Parameters:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         object.__setattr__(self, "_values", state)
+        # values are also plain instance attributes: a model run reads them thousands of times, and
+        # ordinary attribute lookup is several times cheaper than __getattr__ (names that would
+        # shadow a method stay reachable through __getattr__ only)
+        self.__dict__.update({k: v for k, v in state.items() if not hasattr(type(self), k)})
 
     def to_dict(self) -> dict[str, Any]:
         """Plain copy of all values (for manifests)."""
