@@ -12,18 +12,28 @@ import sys
 import time
 
 from .errors import InputError
+from .runner import RunFailedError
+
+#: exit status of a run that finished but in which some replicates failed (see failures.csv)
+EXIT_FAILED_REPLICATES = 3
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .runner import write_run
 
     t0 = time.perf_counter()
-    dest = write_run(args.scenario, out=args.out, seed=args.seed, replicates=args.replicates,
-                     horizon=args.horizon, lang=args.lang, jobs=args.jobs, scheduler=args.scheduler,
-                     progress=not args.quiet)
+    outcome = write_run(args.scenario, out=args.out, seed=args.seed, replicates=args.replicates,
+                        horizon=args.horizon, lang=args.lang, jobs=args.jobs, scheduler=args.scheduler,
+                        progress=not args.quiet, force=args.force, resume=args.resume)
+    dest = outcome.folder
     if not args.quiet:
         print(f"wrote {dest} in {time.perf_counter() - t0:.1f} s")
         _print_targets(dest)
+    if outcome.failures:
+        print(f"innosim: {outcome.failures} of {outcome.runs} runs failed and are left out of the results; "
+              f"each is listed with its variant, replicate, seed, year, error and parameters in "
+              f"{dest / 'failures.csv'}", file=sys.stderr)
+        return EXIT_FAILED_REPLICATES
     return 0
 
 
@@ -157,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     run.add_argument("--scheduler", help="Dask distributed scheduler address, e.g. tcp://host:8786")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    run.add_argument("--force", action="store_true",
+                     help="replace the output folder if it exists (default: write <folder>-2, -3, ...) and "
+                          "discard any interrupted run of it")
+    run.add_argument("--resume", action="store_true",
+                     help="continue an interrupted run of the same scenario and options from the replicates "
+                          "it saved (the result is the same as an uninterrupted run)")
     run.set_defaults(func=_cmd_run)
     again = sub.add_parser("rerun", help="regenerate an output folder from its manifest and compare")
     again.add_argument("folder")
@@ -225,8 +241,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"innosim: error: {exc}", file=sys.stderr)
         return 2
+    except RunFailedError as exc:
+        if args.debug:
+            raise
+        print(f"innosim: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("innosim: interrupted; nothing was written", file=sys.stderr)
+        if args.command == "run":
+            print("innosim: interrupted; no result folder was written. Replicates that finished are saved: "
+                  "the same command with --resume continues from them", file=sys.stderr)
+        else:
+            print("innosim: interrupted; nothing was written", file=sys.stderr)
         return 130
 
 

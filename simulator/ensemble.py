@@ -5,69 +5,253 @@ replicates and returns only aggregates (indicator values and payment totals),
 so memory does not grow with agent detail. Chunks are put back in replicate
 order, and replicate k always uses the same seed, so the result is identical
 whatever the number of jobs or the back-end.
+
+A replicate that raises is recorded as a :class:`Failure` (variant, replicate, seed,
+parameters, year, error) and the others go on. With a ``checkpoint`` folder every
+finished chunk is saved there as it arrives, and a later call with the same folder runs
+only the replicates not yet saved: an ensemble killed at any point resumes to the result
+an uninterrupted run gives.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import pickle
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
 from .indicators import INDICATORS
+from .model import RegionModel
+from .parameters import Parameters
 
 PAYMENT_COLUMNS = ["variant", "replicate", "year", "instrument", "payer", "recipients", "amount"]
+TABLE_COLUMNS = ["variant", "replicate", "year", "indicator", "value"]
+FAILURE_COLUMNS = ["variant", "replicate", "seed", "year", "error", "message", "parameters"]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A replicate of a variant that raised instead of finishing.
+
+    ``seed`` is the replicate's random seed as ``numpy.random.SeedSequence`` arguments,
+    ``parameters`` the values that differ from the defaults (scenario overrides and any
+    calibrated draw), ``year`` the year being simulated when it failed (empty if the model
+    could not be built).
+    """
+
+    variant: str
+    replicate: int
+    seed: str
+    year: int | None
+    error: str
+    message: str
+    parameters: str
+
+    def __str__(self) -> str:
+        when = f" in {self.year}" if self.year is not None else " while building the model"
+        return (f"variant {self.variant} replicate {self.replicate} ({self.seed}) failed{when}: "
+                f"{self.error}: {self.message}; parameters {self.parameters}")
 
 
 @dataclass
 class EnsembleResult:
-    """Aggregates of an ensemble: the tidy indicator table and the payment totals."""
+    """Aggregates of an ensemble: the tidy indicator table, the payment totals and any failed replicates."""
 
     table: pd.DataFrame
     payments: pd.DataFrame
+    failures: list[Failure] = field(default_factory=list)
+
+    def failures_frame(self) -> pd.DataFrame:
+        """The failures as a table (``FAILURE_COLUMNS``), one row per failed replicate and variant."""
+        return pd.DataFrame([asdict(f) for f in self.failures], columns=FAILURE_COLUMNS)
 
 
-def run_chunk(variants: dict, replicates: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+@dataclass
+class ChunkResult:
+    """What one task returns: per variant its indicator rows (replicate, year, indicator order),
+    the payment totals and the failures of its replicates."""
+
+    replicates: list[int]
+    variants: list[str]
+    tables: dict[str, pd.DataFrame]
+    payments: pd.DataFrame
+    failures: list[Failure]
+
+
+def run_chunk(variants: dict, replicates: list[int]) -> ChunkResult:
     """Run every variant (name -> Prepared) for each replicate; return indicator rows and payment totals.
 
     Rows are built from numpy blocks (one per model: years x indicators), so an
-    ensemble's memory is a few bytes per value, not a Python object per value.
+    ensemble's memory is a few bytes per value, not a Python object per value. A
+    replicate that raises (an ``Exception``, e.g. a :class:`~simulator.guards.NumericalError`)
+    becomes a :class:`Failure`; an interrupt is not caught.
     """
-    blocks, keys, pays = [], [], []
+    blocks: dict[str, list] = {name: [] for name in variants}
+    pays, failures = [], []
     for k in replicates:
-        for variant, prepared in variants.items():
-            model = prepared.model(k).run()
+        for variant, model in replicate_models(variants, k):
+            if isinstance(model, Failure):
+                failures.append(model)
+                continue
+            try:
+                model.run()
+            except Exception as exc:   # reported, the other replicates go on
+                failures.append(_failure(variants[variant], variant, k, exc, model.year))
+                continue
+            finally:
+                model.release()
             names = [n for n in INDICATORS if n in model.records[0]]
             values = np.array([[rec[n] for n in names] for rec in model.records], dtype=float)
             years = np.array([rec["year"] for rec in model.records], dtype=np.int64)
-            blocks.append((values, years, names))
-            keys.append((variant, k))
+            blocks[variant].append((k, values, years, names))
             pays.extend((variant, k, *row) for row in model.government.payment_totals())
-            model.release()
-    parts = []
-    for (variant, k), (values, years, names) in zip(keys, blocks, strict=True):
-        n_years, n_ind = values.shape
-        parts.append(pd.DataFrame({
-            "variant": np.repeat(variant, n_years * n_ind).astype(object),
-            "replicate": np.full(n_years * n_ind, k, dtype=np.int64),
-            "year": np.repeat(years, n_ind),
-            "indicator": np.tile(np.array(names, dtype=object), n_years),
-            "value": values.ravel()}))
-    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["variant", "replicate", "year", "indicator", "value"])
-    return table, pd.DataFrame(pays, columns=PAYMENT_COLUMNS)
+    tables = {}
+    for variant, rows in blocks.items():
+        parts = []
+        for k, values, years, names in rows:
+            n_years, n_ind = values.shape
+            parts.append(pd.DataFrame({
+                "variant": np.repeat(variant, n_years * n_ind).astype(object),
+                "replicate": np.full(n_years * n_ind, k, dtype=np.int64),
+                "year": np.repeat(years, n_ind),
+                "indicator": np.tile(np.array(names, dtype=object), n_years),
+                "value": values.ravel()}))
+        if parts:
+            tables[variant] = pd.concat(parts, ignore_index=True)
+    return ChunkResult(list(replicates), list(variants), tables, pd.DataFrame(pays, columns=PAYMENT_COLUMNS),
+                       failures)
+
+
+def _failure(prepared, variant: str, replicate: int, exc: BaseException, year: int | None) -> Failure:
+    from .runner import replicate_seed
+
+    seed = replicate_seed(prepared.scenario.seed, replicate)
+    try:
+        params = prepared.replicate_params(replicate).to_dict()
+    except Exception:  # the draw itself failed; report the scenario's parameters
+        params = prepared.params.to_dict()
+    defaults = Parameters.defaults().to_dict()
+    changed = {k: v for k, v in params.items() if defaults.get(k) != v}
+    return Failure(variant, replicate, f"SeedSequence(entropy={seed.entropy}, spawn_key={seed.spawn_key})",
+                   year, type(exc).__name__, str(exc), repr(changed) if changed else "defaults")
+
+
+def replicate_models(variants: dict, replicate: int) -> Iterator[tuple[str, RegionModel | Failure]]:
+    """Replicate ``replicate``'s model of every variant (name -> Prepared), in order, ready to run
+    (or the :class:`Failure` of building it).
+
+    Each is exactly the model ``prepared.model(replicate)`` would build, but variants that share
+    region, seed, horizon and parameters, and differ only in instruments, also share every year
+    before the first in which any of their instruments pays: the policies of a plan typically start
+    a year or two after its baseline, so those years are simulated once per replicate and the
+    model is copied from there (:meth:`RegionModel.snapshot`). Copies continue exactly as fresh
+    models would (tested); the saving is the build and the shared years of every variant but one.
+    """
+    groups: list[tuple[tuple, list[tuple[str, list, Parameters]]]] = []
+    models: dict[str, RegionModel | Failure] = {}
+    for name, prepared in variants.items():
+        try:
+            params = prepared.replicate_params(replicate)
+            member = (name, prepared.instruments(), params)
+        except Exception as exc:  # reported as this variant's failure
+            models[name] = _failure(prepared, name, replicate, exc, None)
+            continue
+        key = (id(prepared.region), str(prepared.region_path), prepared.scenario.seed, prepared.scenario.horizon)
+        for gkey, members in groups:
+            if gkey == key and members[0][2] == params:
+                members.append(member)
+                break
+        else:
+            groups.append((key, [member]))
+    for _key, group in groups:
+        # a variant paying from the base year shares nothing; the others share up to the year before
+        # the first payment of any of them
+        starts = {name: _first_paying_year(variants[name], insts) for name, insts, _ in group}
+        base_year = variants[group[0][0]].region.base_year
+        members = [m for m in group if starts[m[0]] > base_year]
+        for name, _insts, _params in group:
+            if starts[name] <= base_year or len(members) == 1:
+                models[name] = _build(variants[name], name, replicate)
+        if len(members) < 2:
+            continue
+        first = variants[members[0][0]]
+        fork = min(starts[name] for name, _, _ in members) - 1
+        built = _build(first, members[0][0], replicate)
+        failed = built if isinstance(built, Failure) else None
+        if failed is None:
+            try:
+                built.run(fork)
+                snap = built.snapshot()
+            except Exception as exc:  # the shared years failed: every member fails there
+                failed = _failure(first, members[0][0], replicate, exc, built.year)
+            finally:
+                built.release()
+        for name, insts, _params in members:
+            models[name] = _failure_as(failed, name) if failed else RegionModel.from_snapshot(snap, insts)
+    for name in variants:
+        yield name, models.pop(name)
+
+
+def _build(prepared, name: str, replicate: int) -> RegionModel | Failure:
+    try:
+        return prepared.model(replicate)
+    except Exception as exc:  # reported as this replicate's failure
+        return _failure(prepared, name, replicate, exc, None)
+
+
+def _failure_as(failure: Failure, variant: str) -> Failure:
+    """The same failure, for another variant that shared the years it happened in."""
+    return Failure(variant, failure.replicate, failure.seed, failure.year, failure.error, failure.message,
+                   failure.parameters)
+
+
+def _first_paying_year(prepared, instruments: list) -> int:
+    """First year from the base year on in which any of ``instruments`` is active (horizon + 1 if none)."""
+    first, last = prepared.region.base_year, prepared.scenario.horizon
+    return next((y for y in range(first, last + 1) if any(i.active(y) for i in instruments)), last + 1)
 
 
 def _chunks(n: int, size: int) -> list[list[int]]:
     return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
 
 
+@contextmanager
+def local_pool(jobs: int) -> Iterator[Executor | None]:
+    """``jobs`` local worker processes to share between an ensemble and what follows it
+    (the report charts), so workers start once; ``None`` when ``jobs`` is 1.
+
+    Workers are spawned, not forked (no fork of a threaded parent; the same on every OS).
+    """
+    if jobs <= 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        # interrupted or failed: stop the workers now. Waiting for them (the executor's default)
+        # can hang for ever when a worker is blocked handing back a result nobody reads any more.
+        workers = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in workers:
+            proc.terminate()
+        for proc in workers:
+            proc.join(timeout=10)
+        raise
+    pool.shutdown(wait=True)
+
+
 def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: str | None = None,
-                 progress: bool = False, chunk_size: int | None = None) -> EnsembleResult:
+                 progress: bool = False, chunk_size: int | None = None, pool: Executor | None = None,
+                 checkpoint: str | Path | None = None) -> EnsembleResult:
     """Run ``replicates`` replicates of every variant.
 
     Args:
@@ -76,19 +260,59 @@ def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
         jobs: local worker processes (1 = in this process).
         scheduler: address of a Dask distributed scheduler (``tcp://host:port``); overrides ``jobs``.
         progress: show a progress bar.
-        chunk_size: replicates per task (default: about four tasks per worker).
+        chunk_size: replicates per task (default: about four tasks per worker, at most 25 replicates).
+        pool: an open :func:`local_pool` to run on (instead of starting ``jobs`` processes).
+        checkpoint: folder where each finished chunk is saved as it arrives; replicates already
+            saved there (by an earlier, interrupted call with the same variants) are not run again.
+            The caller makes sure the folder belongs to the same scenario and options
+            (:func:`simulator.runner.write_run` checks a fingerprint).
     """
     workers = max(jobs, 1)
-    size = chunk_size or max(1, min(25, -(-replicates // (4 * workers))))
-    chunks = _chunks(replicates, size)
-    bar = tqdm(total=replicates, disable=not progress, unit="replicate", desc="ensemble")
+    saved = load_checkpoint(checkpoint) if checkpoint is not None else []
+    done = {k for part in saved for k in part.replicates}
+    todo = [k for k in range(replicates) if k not in done]
+    size = chunk_size or max(1, min(25, -(-len(todo) // (4 * workers))))
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    bar = tqdm(total=replicates, initial=replicates - len(todo), disable=not progress, unit="replicate",
+               desc="ensemble")
+    parts = list(saved)
     try:
-        parts = list(_execute([(variants, chunk) for chunk in chunks], workers, scheduler, bar))
+        for part in _execute([(variants, chunk) for chunk in chunks], workers, scheduler, bar, pool=pool):
+            if checkpoint is not None:
+                save_chunk(checkpoint, part)
+            parts.append(part)
     finally:
         bar.close()
-    table = pd.concat([p[0] for p in parts], ignore_index=True)
-    payments = pd.concat([p[1] for p in parts], ignore_index=True)
-    return EnsembleResult(_order(table, list(variants)), payments)
+    return _collect([p for p in parts if p.replicates[0] < replicates], list(variants))
+
+
+def save_chunk(folder: str | Path, part: ChunkResult) -> Path:
+    """Save one finished chunk in ``folder`` atomically (written under a temporary name, then renamed)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"chunk_{part.replicates[0]:06d}_{part.replicates[-1]:06d}.pkl"
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def load_checkpoint(folder: str | Path) -> list[ChunkResult]:
+    """The chunks saved in ``folder`` (none if it does not exist); a file cut short by a kill is ignored."""
+    folder = Path(folder)
+    parts = []
+    for path in sorted(folder.glob("chunk_*.pkl")) if folder.is_dir() else []:
+        try:
+            with open(path, "rb") as fh:
+                part = pickle.load(fh)
+        except (EOFError, pickle.UnpicklingError, AttributeError, ValueError):
+            continue
+        if isinstance(part, ChunkResult) and part.replicates:
+            parts.append(part)
+    return parts
 
 
 def run_variants(variants: dict, replicates: int, *, jobs: int = 1, scheduler: str | None = None,
@@ -99,7 +323,8 @@ def run_variants(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
     :func:`run_ensemble` cuts work by replicate, which leaves one task when there are
     thousands of variants and one replicate; this cuts it by variant. Replicate k of every
     variant still uses the same seed (common random numbers), and the result is identical
-    whatever ``jobs``, ``group_size`` or back-end.
+    whatever ``jobs``, ``group_size`` or back-end. An analysis needs every point, so a
+    failed replicate raises :class:`ReplicateError` once all have run.
 
     Args:
         variants: name -> :class:`~simulator.runner.Prepared`.
@@ -117,39 +342,68 @@ def run_variants(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
         parts = list(_execute(tasks, workers, scheduler, bar, weight=lambda task: len(task[0]) * len(task[1])))
     finally:
         bar.close()
-    table = pd.concat([p[0] for p in parts], ignore_index=True)
-    payments = pd.concat([p[1] for p in parts], ignore_index=True)
-    return EnsembleResult(_order(table, names), payments)
+    result = _collect(parts, names)
+    if result.failures:
+        raise ReplicateError(result.failures)
+    return result
+
+
+class ReplicateError(RuntimeError):
+    """Replicates failed where every one is needed (sensitivity points, optimiser mixes)."""
+
+    def __init__(self, failures: list[Failure]) -> None:
+        self.failures = failures
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        super().__init__(f"{len(failures)} replicate(s) failed; first: {failures[0]}{more}")
+
+
+def _collect(parts: list[ChunkResult], names: list[str]) -> EnsembleResult:
+    """Put chunks together: rows by variant (declared order), then replicate, year, indicator; payments
+    and failures in the same order, whatever order the chunks finished in."""
+    rank = {name: i for i, name in enumerate(names)}
+    parts = sorted(parts, key=lambda p: (min(rank.get(v, len(rank)) for v in p.variants), p.replicates[0]))
+    tables = [p.tables[v] for v in names for p in parts if v in p.tables]
+    table = (pd.concat(tables, ignore_index=True) if tables
+             else pd.DataFrame({c: pd.Series(dtype=object) for c in TABLE_COLUMNS}))
+    pays = [p.payments for p in parts if len(p.payments)]
+    payments = pd.concat(pays, ignore_index=True) if pays else pd.DataFrame(columns=PAYMENT_COLUMNS)
+    failures = sorted((f for p in parts for f in p.failures), key=lambda f: (rank.get(f.variant, 0), f.replicate))
+    return EnsembleResult(table, payments, failures)
 
 
 def _execute(tasks: list[tuple[dict, list[int]]], workers: int, scheduler: str | None, bar,
-             weight=lambda task: len(task[1])) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Run each task ``(variants, replicates)`` with :func:`run_chunk`, in order, on the chosen back-end."""
+             weight=lambda task: len(task[1]), pool: Executor | None = None) -> Iterator[ChunkResult]:
+    """Run each task ``(variants, replicates)`` with :func:`run_chunk` on the chosen back-end; yield the
+    results as they finish (callers order them by replicate)."""
+    if not tasks:
+        return
     if scheduler:
         from distributed import Client
+        from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
             futures = client.map(run_chunk, [t[0] for t in tasks], [t[1] for t in tasks], pure=False)
-            for future, task in zip(futures, tasks, strict=True):
+            weights = {future.key: weight(task) for future, task in zip(futures, tasks, strict=True)}
+            for future in dask_completed(futures):
                 yield future.result()
-                bar.update(weight(task))
+                bar.update(weights[future.key])
         return
-    if workers == 1:
+    if pool is None and workers == 1:
         for task in tasks:
             yield run_chunk(*task)
             bar.update(weight(task))
         return
-    context = multiprocessing.get_context("spawn")   # no fork of a threaded parent; same on every OS
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(run_chunk, *task) for task in tasks]
-        for future, task in zip(futures, tasks, strict=True):
-            yield future.result()
-            bar.update(weight(task))
+    with local_pool(workers) if pool is None else _borrowed(pool) as executor:
+        futures = {executor.submit(run_chunk, *task): weight(task) for task in tasks}
+        try:
+            for future in as_completed(futures):   # as they finish, so a checkpoint saves each at once
+                yield future.result()
+                bar.update(futures[future])
+        finally:
+            for future in futures:   # interrupted or failed: do not leave the rest queued on a shared pool
+                future.cancel()
 
 
-def _order(table: pd.DataFrame, variants: list[str]) -> pd.DataFrame:
-    """Sort rows by variant (declared order), replicate, year, indicator (registry order)."""
-    v = table["variant"].map({name: i for i, name in enumerate(variants)}).to_numpy()
-    ind = table["indicator"].map({name: i for i, name in enumerate(INDICATORS)}).to_numpy()
-    order = np.lexsort((ind, table["year"].to_numpy(), table["replicate"].to_numpy(), v))
-    return table.iloc[order].reset_index(drop=True)
+@contextmanager
+def _borrowed(pool: Executor) -> Iterator[Executor]:
+    yield pool   # the caller's pool: left open for the caller

@@ -25,7 +25,8 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
@@ -701,27 +702,54 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh") 
 
 
 # ----------------------------------------------------------------- whole sets
-def report_charts(table: pd.DataFrame, targets: pd.DataFrame, additionality: pd.DataFrame, region: Region,
-                  out_dir: str | Path, lang: str = "zh") -> list[Path]:
-    """Every chart of a report, as PNG and SVG in ``out_dir``; return the files written.
+ChartTask = tuple[Callable[..., list[Path]], tuple]
 
-    Per indicator with a target in the region file and values in ``table``:
-    ``fan_<indicator>`` (the ``base`` variant) and ``variants_<indicator>``; then
-    ``probability`` and ``cost``. That is ``2 * (2 * indicators + 2)`` files.
-    """
+
+def indicator_chart_tasks(table: pd.DataFrame, region: Region, out_dir: str | Path,
+                          lang: str = "zh") -> list[ChartTask]:
+    """Per indicator with a target in the region file and values in ``table``: ``fan_<indicator>``
+    (the ``base`` variant) and ``variants_<indicator>``, as ``(function, args)`` pairs that can be
+    drawn in any order or process; each carries only its indicator's rows."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     # split once: filtering a million-row table per chart costs more than drawing it
     by_indicator = {name: rows for name, rows in table.groupby("indicator", sort=False, observed=True)}
-    files: list[Path] = []
+    tasks: list[ChartTask] = []
     for name in dict.fromkeys(t.indicator for t in region.targets):
-        if name not in by_indicator:
-            continue
-        files += fan_chart(by_indicator[name], region, name, out / f"fan_{name}", lang)
-        files += variants_chart(by_indicator[name], region, name, out / f"variants_{name}", lang)
-    files += probability_chart(targets, region, out / "probability", lang)
-    files += cost_chart(additionality, out / "cost", lang)
-    return files
+        if name in by_indicator:
+            rows = by_indicator[name]
+            tasks.append((fan_chart, (rows, region, name, out / f"fan_{name}", lang)))
+            tasks.append((variants_chart, (rows, region, name, out / f"variants_{name}", lang)))
+    return tasks
+
+
+def summary_chart_tasks(targets: pd.DataFrame, additionality: pd.DataFrame, region: Region, out_dir: str | Path,
+                        lang: str = "zh") -> list[ChartTask]:
+    """``probability`` and ``cost``, from the result tables, as ``(function, args)`` pairs."""
+    out = Path(out_dir)
+    return [(probability_chart, (targets, region, out / "probability", lang)),
+            (cost_chart, (additionality, out / "cost", lang))]
+
+
+def chart_tasks(table: pd.DataFrame, targets: pd.DataFrame, additionality: pd.DataFrame, region: Region,
+                out_dir: str | Path, lang: str = "zh") -> list[ChartTask]:
+    """Every chart of a report (:func:`indicator_chart_tasks` then :func:`summary_chart_tasks`)."""
+    return (indicator_chart_tasks(table, region, out_dir, lang)
+            + summary_chart_tasks(targets, additionality, region, out_dir, lang))
+
+
+def report_charts(table: pd.DataFrame, targets: pd.DataFrame, additionality: pd.DataFrame, region: Region,
+                  out_dir: str | Path, lang: str = "zh", pool: Executor | None = None) -> list[Path]:
+    """Every chart of a report (:func:`chart_tasks`), as PNG and SVG in ``out_dir``; return the files written.
+
+    That is ``2 * (2 * indicators + 2)`` files. With ``pool`` (e.g.
+    :func:`simulator.ensemble.local_pool`) the charts are drawn by its workers; the files are
+    the same bytes either way.
+    """
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    tasks = chart_tasks(table, targets, additionality, region, out_dir, lang)
+    if pool is None:
+        return [file for func, args in tasks for file in func(*args)]
+    return [file for future in [pool.submit(func, *args) for func, args in tasks] for file in future.result()]
 
 
 def plot_indicator(table: pd.DataFrame, region: Region, indicator: str, path: Path, lang: str = "zh") -> Path:

@@ -75,9 +75,11 @@ def targets(table: pd.DataFrame, region: Region) -> pd.DataFrame:
 
 
 def plan_year(region: Region, table: pd.DataFrame) -> int:
-    """The year additionality is measured in: the region's last target year, else the last year run."""
+    """The year additionality is measured in: the region's last target year, else (or when the run stops
+    earlier) the last year run."""
     years = [t.year for t in region.targets]
-    return max(years) if years else int(table["year"].max())
+    last = int(table["year"].max())
+    return min(max(years), last) if years else last
 
 
 def additionality(table: pd.DataFrame, region: Region) -> pd.DataFrame:
@@ -101,17 +103,22 @@ def additionality(table: pd.DataFrame, region: Region) -> pd.DataFrame:
     for variant in table["variant"].unique():
         if variant == NO_POLICY:
             continue
-        cost = (paid.get(variant, pd.Series(dtype=float)).reindex(base.index, fill_value=0.0)
-                - paid.get(NO_POLICY, pd.Series(dtype=float)).reindex(base.index, fill_value=0.0))
+        # replicate pairs present in both (a replicate that failed in either is left out of the pair)
+        pairs = base.index.intersection(at.loc[variant].index)
+        if pairs.empty:
+            continue
+        cost = (paid.get(variant, pd.Series(dtype=float)).reindex(pairs, fill_value=0.0)
+                - paid.get(NO_POLICY, pd.Series(dtype=float)).reindex(pairs, fill_value=0.0)).to_numpy()
         for outcome, unit in OUTCOMES.items():
-            extra = (at.loc[variant][outcome] - base[outcome]).to_numpy()
+            extra = (at.loc[variant].loc[pairs, outcome] - base.loc[pairs, outcome]).to_numpy()
             med = float(np.median(extra))
             cost_med = float(np.median(cost))
             rows.append({"variant": variant, "outcome": outcome, "year": year, "unit": unit,
                          "extra_median": med, "extra_p05": float(np.quantile(extra, 0.05)),
                          "extra_p95": float(np.quantile(extra, 0.95)), "cost_median": cost_med,
                          "cost_p05": float(np.quantile(cost, 0.05)), "cost_p95": float(np.quantile(cost, 0.95)),
-                         "cost_per_unit_median": cost_med / med if med > 0 else np.nan})
+                         "cost_per_unit_median": cost_med / med if med > 0 else np.nan,
+                         "replicates": len(pairs)})
     return pd.DataFrame(rows)
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import shutil
 import subprocess
-import tempfile
+import sys
+import warnings
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -19,9 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from .config import NO_POLICY, Region, Scenario, load_catalogue, load_region, load_scenario, validate
-from .ensemble import run_ensemble
+from .ensemble import load_checkpoint, local_pool, run_ensemble
 from .errors import InputError, closest
 from .model import RegionModel
 from .parameters import Parameters, calibrated_draw, calibrated_path
@@ -95,14 +100,17 @@ class Prepared:
         from calibration/calibrated.yaml (the same in every variant); parameters the
         scenario or variant sets explicitly keep their set values.
         """
-        params = self.params
-        if self.scenario.parameter_uncertainty:
-            draw = calibrated_draw(self.scenario.seed, replicate)
-            params = params.with_overrides({k: v for k, v in draw.items() if k not in self.scenario.parameters},
-                                           "calibration/calibrated.yaml")
-        return RegionModel(self.region, params, self.instruments(),
+        return RegionModel(self.region, self.replicate_params(replicate), self.instruments(),
                            seed=replicate_seed(self.scenario.seed, replicate),
                            horizon=self.scenario.horizon, region_path=self.region_path)
+
+    def replicate_params(self, replicate: int = 0) -> Parameters:
+        """The parameters of ``replicate``'s model (see :meth:`model`)."""
+        if not self.scenario.parameter_uncertainty:
+            return self.params
+        draw = calibrated_draw(self.scenario.seed, replicate)
+        return self.params.with_overrides({k: v for k, v in draw.items() if k not in self.scenario.parameters},
+                                          "calibration/calibrated.yaml")
 
 
 def replicate_seed(seed: int, replicate: int) -> np.random.SeedSequence:
@@ -175,7 +183,11 @@ def run_scenario(path: str | Path, *, seed: int | None = None, replicates: int |
         >>> df.query("indicator == 'hte_count' and year == 2025")            # doctest: +SKIP
     """
     prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
-    return run_ensemble(prepared.variants(), prepared.scenario.replicates, jobs=jobs, scheduler=scheduler).table
+    ens = run_ensemble(prepared.variants(), prepared.scenario.replicates, jobs=jobs, scheduler=scheduler)
+    if ens.failures:
+        warnings.warn(f"{len(ens.failures)} runs failed and are missing from the table; first: {ens.failures[0]} "
+                      "(run_ensemble returns them all)", RuntimeWarning, stacklevel=2)
+    return ens.table
 
 
 # ------------------------------------------------------------------ outputs
@@ -236,61 +248,235 @@ def manifest(prepared: Prepared, options: dict) -> dict:
     }
 
 
+class RunFailedError(RuntimeError):
+    """No replicate of a run finished (every one raised); nothing was written."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where :func:`write_run` wrote, and what went wrong in it."""
+
+    folder: Path
+    requested: Path
+    failures: int
+    runs: int
+    resumed: int
+
+    def __fspath__(self) -> str:
+        return str(self.folder)
+
+
 def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | None = None,
               replicates: int | None = None, horizon: int | None = None, lang: str = "zh",
-              jobs: int = 1, scheduler: str | None = None, progress: bool = False) -> Path:
-    """Run a scenario ensemble and write its output folder; return the folder.
+              jobs: int = 1, scheduler: str | None = None, progress: bool = False, force: bool = False,
+              resume: bool = False) -> RunOutcome:
+    """Run a scenario ensemble and write its output folder; return where (and how many runs failed).
 
-    Everything is validated before anything is written. Results go to a
-    temporary folder beside the destination, renamed into place only when
-    complete, so a failed run leaves nothing that looks finished. An existing
-    destination is replaced only if it is an innosim output folder.
+    Everything is validated before anything is written.
+
+    * **Never overwritten**: when the folder (``out``, default ``outputs/<scenario name>``)
+      exists, the results go to ``<folder>-2`` (``-3``, …) instead; ``force`` replaces it (only
+      an innosim output folder is ever replaced).
+    * **Atomic**: results are assembled in ``.<folder>.partial`` beside it and renamed into place
+      when complete, so a failed or interrupted run leaves nothing that looks finished.
+    * **Resumable**: every finished chunk of replicates is saved at once in ``.<folder>.run``
+      (with a fingerprint of the scenario, inputs, options and code). After a crash, Ctrl-C or
+      ``kill -9``, ``resume`` runs only the replicates not saved and gives exactly the
+      uninterrupted result; without ``resume`` (or ``force``, which starts over) a run refuses to
+      start beside an interrupted one.
+    * **Failing replicates**: a replicate that raises is reported (``failures.csv``: variant,
+      replicate, seed, year, error, parameters) and left out of the tables; the others finish.
+      If every replicate fails, :class:`RunFailedError` is raised and nothing is written.
     """
     from . import results
-    from .plots import report_charts
+    from .plots import indicator_chart_tasks, summary_chart_tasks
 
     prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
-    dest = Path(out) if out is not None else Path("outputs") / prepared.scenario.name
-    if dest.exists() and not (dest / MANIFEST).is_file():
-        raise InputError(dest, "--out", "exists and is not an innosim output folder; refusing to overwrite",
-                         allowed="a new folder or an earlier innosim output")
-    variants = prepared.variants()
-    ens = run_ensemble(variants, prepared.scenario.replicates, jobs=jobs, scheduler=scheduler, progress=progress)
-    table = ens.table
-    tables = {"targets": results.targets(table, prepared.region),
-              "additionality": results.additionality(table, prepared.region),
-              "summary": results.summary(table),
-              "payments": ens.payments}
+    requested = Path(out) if out is not None else Path("outputs") / prepared.scenario.name
     options = {"seed": seed, "replicates": replicates, "horizon": horizon, "lang": lang}
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    print_ = _Echo(progress)
+    fingerprint = run_fingerprint(prepared, options)
+    dest, run_dir, resumed = _destination(requested, fingerprint, force=force, resume=resume, echo=print_)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info = run_dir / "run.json"
+    if not info.is_file():
+        _atomic_text(info, json.dumps({"destination": str(dest), "fingerprint": fingerprint}, ensure_ascii=False,
+                                      indent=2))
+    variants = prepared.variants()
+    n_runs = prepared.scenario.replicates * len(variants)
+    # one set of local workers for the ensemble and then the charts (started once); with a Dask
+    # scheduler the ensemble runs there and the charts here
+    with local_pool(1 if scheduler else jobs) as pool:
+        ens = run_ensemble(variants, prepared.scenario.replicates, jobs=jobs, scheduler=scheduler,
+                           progress=progress, pool=pool, checkpoint=run_dir / "chunks")
+        if len(ens.failures) == n_runs:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise RunFailedError(f"every one of the {n_runs} runs failed; first: {ens.failures[0]}")
+        table = ens.table
+        partial = dest.with_name(f".{dest.name}.partial")
+        shutil.rmtree(partial, ignore_errors=True)   # what an interrupted assembly left
+        partial.mkdir(parents=True)
+        partial.chmod(0o755)
+        pending: list = []
+        try:
+            by_indicator = indicator_chart_tasks(table, prepared.region, partial, lang)
+            # the workers draw the charts while this process computes and writes the tables
+            if pool is not None:
+                pending += [pool.submit(func, *args) for func, args in by_indicator]
+            tables = {"targets": results.targets(table, prepared.region),
+                      "additionality": results.additionality(table, prepared.region),
+                      "summary": results.summary(table),
+                      "payments": ens.payments,
+                      "failures": ens.failures_frame()}
+            summary_charts = summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region,
+                                                 partial, lang)
+            if pool is not None:
+                pending += [pool.submit(func, *args) for func, args in summary_charts]
+            _write_tables(partial, table, tables)
+            if pool is None:
+                for func, args in by_indicator + summary_charts:
+                    func(*args)
+            for future in pending:
+                future.result()
+            meta = manifest(prepared, options)
+            meta["failed_runs"] = len(ens.failures)
+            meta["runs"] = n_runs
+            (partial / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
+            _replace(dest, partial)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+    shutil.rmtree(run_dir, ignore_errors=True)   # the finished folder is in place: the checkpoint is done
+    return RunOutcome(dest, requested, len(ens.failures), n_runs, resumed)
+
+
+class _Echo:
+    """Messages to the user (on stderr, so tables on stdout stay clean), unless quiet."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            print(f"innosim: {message}", file=sys.stderr)
+
+
+def run_fingerprint(prepared: Prepared, options: dict) -> dict:
+    """What determines an ensemble's results: the inputs (hashes), seed, replicates and horizon, and the
+    code and package versions. A checkpoint is resumed only under the same fingerprint."""
+    files = [prepared.scenario_path, prepared.region_path, *prepared.policy_files]
+    calibrated = calibrated_path()
+    if calibrated is not None and calibrated.is_file():
+        files.append(calibrated)
+    code = hashlib.sha256()
+    package = Path(__file__).parent
+    for file in sorted([*package.glob("*.py"), *package.glob("data/*.yaml")]):
+        code.update(file.name.encode() + b"\0" + file.read_bytes())
+    return {"scenario_file": str(prepared.scenario_path),
+            "input_sha256": {str(p): _sha256(p) for p in files},
+            "seed": prepared.scenario.seed, "replicates": prepared.scenario.replicates,
+            "horizon": prepared.scenario.horizon, "variants": list(prepared.variants()),
+            "code_sha256": code.hexdigest(), "versions": versions()}
+
+
+def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: bool, echo) -> tuple[Path, Path, int]:
+    """The output folder, its checkpoint folder and how many replicates the checkpoint already holds.
+
+    See :func:`write_run` for the rules.
+    """
+    if requested.exists() and not (requested / MANIFEST).is_file():
+        raise InputError(requested, "--out", "exists and is not an innosim output folder; refusing to overwrite it",
+                         allowed="a new folder or an earlier innosim output")
+    candidates = [requested] + [requested.with_name(f"{requested.name}-{k}") for k in range(2, 1000)]
+    if resume:
+        for folder in candidates:
+            run_dir = _run_dir(folder)
+            if not run_dir.is_dir():
+                if not folder.exists():
+                    break
+                continue
+            saved = _read_run(run_dir)
+            if saved is None:
+                continue
+            if saved["fingerprint"] != fingerprint:
+                diff = next(k for k in fingerprint if saved["fingerprint"].get(k) != fingerprint[k])
+                raise InputError(run_dir, "--resume", f"the interrupted run there differs in {diff!r} (an input, "
+                                 "option or the code changed), so its replicates cannot be reused",
+                                 allowed="the same scenario, files and options; or run without --resume "
+                                         "(--force starts it over)")
+            done = len({k for part in load_checkpoint(run_dir / "chunks") for k in part.replicates})
+            echo(f"resuming {run_dir}: {done} of {fingerprint['replicates']} replicates already done")
+            return Path(saved["destination"]), run_dir, done
+        echo("nothing to resume: no interrupted run of this scenario was found; starting")
+    if force:
+        dest = requested
+    else:
+        dest = next(f for f in candidates if not f.exists())
+        if dest != requested:
+            echo(f"{requested} exists; writing {dest} (--force replaces {requested})")
+    run_dir = _run_dir(dest)
+    if run_dir.exists():
+        if not force and not dest.exists():
+            saved = _read_run(run_dir)
+            done = len({k for part in load_checkpoint(run_dir / "chunks") for k in part.replicates})
+            total = saved["fingerprint"].get("replicates", "?") if saved else "?"
+            raise InputError(run_dir, "", f"an interrupted run of this output is here ({done} of {total} "
+                             "replicates saved)", allowed="--resume to continue it, or --force to start over")
+        shutil.rmtree(run_dir)
+    return dest, run_dir, 0
+
+
+def _run_dir(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.run")
+
+
+def _read_run(run_dir: Path) -> dict | None:
     try:
-        tmp.chmod(0o755)   # mkdtemp makes it private; results are meant to be shared
-        table.to_csv(tmp / "indicators.csv", index=False)
-        table.to_parquet(tmp / "indicators.parquet", index=False)
-        for name, frame in tables.items():
-            frame.to_csv(tmp / f"{name}.csv", index=False)
-        with pd.ExcelWriter(tmp / "results.xlsx") as xlsx:
-            for name in ("targets", "additionality", "summary"):
-                tables[name].to_excel(xlsx, sheet_name=name, index=False)
-        report_charts(table, tables["targets"], tables["additionality"], prepared.region, tmp, lang=lang)
-        (tmp / MANIFEST).write_text(json.dumps(manifest(prepared, options), ensure_ascii=False, indent=2), "utf-8")
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-            tmp.rename(dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest
+        saved = json.loads((run_dir / "run.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) and "fingerprint" in saved and "destination" in saved else None
+
+
+def _atomic_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+def _write_tables(folder: Path, table: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:
+    """indicators.csv/.parquet, the result tables as CSV, and the planners' workbook.
+
+    The indicator table (a million rows for 1 000 replicates) is written by pyarrow, ten times
+    faster than pandas; its strings are variant and indicator names (letters, digits, ``_``,
+    ``-``), so nothing needs quoting, and floats are written in their shortest exact form.
+    """
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    pa_csv.write_csv(arrow, folder / "indicators.csv", pa_csv.WriteOptions(quoting_style="none"))
+    pq.write_table(arrow, folder / "indicators.parquet")
+    for name, frame in tables.items():
+        frame.to_csv(folder / f"{name}.csv", index=False)
+    with pd.ExcelWriter(folder / "results.xlsx") as xlsx:
+        for name in ("targets", "additionality", "summary"):
+            tables[name].to_excel(xlsx, sheet_name=name, index=False)
+
+
+def _replace(dest: Path, tmp: Path) -> None:
+    """Move the finished folder ``tmp`` to ``dest`` (an earlier output there is replaced)."""
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        dest.rename(old)
+        tmp.rename(dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(dest)
 
 
 #: files of an output folder that must be identical when the run is repeated
-REPRODUCIBLE = ("indicators.csv", "summary.csv", "targets.csv", "additionality.csv", "payments.csv")
+REPRODUCIBLE = ("indicators.csv", "summary.csv", "targets.csv", "additionality.csv", "payments.csv", "failures.csv")
 
 
 def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> tuple[Path, list[str]]:
@@ -313,7 +499,8 @@ def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> t
                              allowed=f"the file with SHA-256 {digest[:12]}…")
     opts = meta["options"]
     dest = Path(out) if out else folder.with_name(folder.name + "-rerun")
-    write_run(meta["scenario_file"], out=dest, seed=opts["seed"], replicates=opts["replicates"],
-              horizon=opts["horizon"], lang=opts["lang"], jobs=jobs)
-    differ = [f for f in REPRODUCIBLE if (folder / f).read_bytes() != (dest / f).read_bytes()]
+    dest = write_run(meta["scenario_file"], out=dest, seed=opts["seed"], replicates=opts["replicates"],
+                     horizon=opts["horizon"], lang=opts["lang"], jobs=jobs).folder
+    differ = [f for f in REPRODUCIBLE if (folder / f).is_file()   # (folders older than failures.csv lack it)
+              and (not (dest / f).is_file() or (folder / f).read_bytes() != (dest / f).read_bytes())]
     return dest, differ
