@@ -74,14 +74,18 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from .runner import prepare
 
     prepared = prepare(args.scenario, seed=args.seed)
-    prepared = prepare(args.scenario, seed=args.seed, horizon=args.horizon or sa.target_horizon(prepared))
+    needed = sa.target_horizon(prepared)
+    if args.horizon is not None and args.horizon < needed:
+        raise InputError(args.scenario, "--horizon", "stops before the last target year, whose outcomes the "
+                         "analysis measures", value=args.horizon, allowed=f">= {needed}")
+    prepared = prepare(args.scenario, seed=args.seed, horizon=args.horizon or needed)
     names = [n.strip() for n in args.factors.split(",") if n.strip()] if args.factors else None
     factors = sa.default_factors(prepared, args.bounds, names)
     t0 = time.perf_counter()
     result = sa.run(prepared, args.method, args.samples, args.replicates, factors, seed=args.design_seed,
                     jobs=args.jobs, scheduler=args.scheduler, progress=not args.quiet, bounds=args.bounds)
     dest = Path(args.out) if args.out else Path("outputs") / f"{prepared.scenario.name}_sensitivity_{args.method}"
-    sa.write(result, prepared, dest, lang=args.lang, top=args.top)
+    dest = sa.write(result, prepared, dest, lang=args.lang, top=args.top, force=args.force, echo=_echo(args))
     if not args.quiet:
         key = "mu_star" if args.method == "morris" else "ST"
         print(f"wrote {dest} in {time.perf_counter() - t0:.1f} s: {result.options['points']} points x "
@@ -96,13 +100,18 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _echo(args: argparse.Namespace):
+    """Notes to the user on stderr, unless --quiet."""
+    return None if args.quiet else (lambda message: print(f"innosim: {message}", file=sys.stderr))
+
+
 def _cmd_optimise(args: argparse.Namespace) -> int:
     from .optimise import optimise, write
 
     t0 = time.perf_counter()
     result = optimise(args.spec, replicates=args.replicates, trials=args.trials, jobs=args.jobs,
                       scheduler=args.scheduler)
-    dest, scenario = write(result, out=args.out, lang=args.lang)
+    dest, scenario = write(result, out=args.out, lang=args.lang, force=args.force, echo=_echo(args))
     if not args.quiet:
         print(result.report())
         print(f"wrote {dest} (trials, Pareto front, chart) and {scenario} in {time.perf_counter() - t0:.1f} s; "
@@ -207,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     sens.add_argument("--scheduler", help="Dask distributed scheduler address")
     sens.add_argument("--quiet", action="store_true")
+    sens.add_argument("--force", action="store_true", help="replace the output folder if it exists "
+                                                           "(default: write <folder>-2, -3, ...)")
     sens.set_defaults(func=_cmd_sensitivity)
     opt = sub.add_parser("optimise", help="cheapest policy mix meeting the targets with a given probability, "
                                           "or the best within a budget, from an optimiser spec file")
@@ -218,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     opt.add_argument("--scheduler", help="Dask distributed scheduler address")
     opt.add_argument("--quiet", action="store_true")
+    opt.add_argument("--force", action="store_true", help="replace the output folder if it exists "
+                                                          "(default: write <folder>-2, -3, ...)")
     opt.set_defaults(func=_cmd_optimise)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)

@@ -628,19 +628,18 @@ def _chosen_scenario(base, mix: dict, spec: OptimiseSpec) -> dict:
     return data
 
 
-def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh") -> tuple[Path, Path]:
+def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh", force: bool = False,
+          echo=None) -> tuple[Path, Path]:
     """Write the output folder (trials, Pareto front, per-target table, chart, report, manifest) and the
     chosen mix as a scenario file beside the base scenario (so ``innosim run`` finds its region).
-    Returns (folder, scenario file)."""
-    from .runner import MANIFEST, _git_commit, _sha256, prepare, versions
+    Returns (folder, scenario file). An existing folder is replaced only with ``force``; otherwise
+    ``<folder>-2`` (…) is written (:func:`simulator.runner.output_folder`)."""
+    from .runner import MANIFEST, _git_commit, _sha256, output_folder, prepare, versions
     from .sensitivity import _replace
     from .sensitivity_plots import pareto_chart
 
     spec = result.spec
-    dest = Path(out) if out is not None else Path("outputs") / spec.name
-    if dest.exists() and not (dest / MANIFEST).is_file():
-        raise InputError(dest, "--out", "exists and is not an innosim output folder; refusing to overwrite",
-                         allowed="a new folder or an earlier innosim output")
+    dest = output_folder(Path(out) if out is not None else Path("outputs") / spec.name, force, echo)
     scenario_dir = (result.spec_path.parent / spec.scenario).parent
     scen_file = scenario_dir / f"{result.scenario['name']}.yaml"
     r = result.chosen_row

@@ -386,9 +386,6 @@ def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: boo
 
     See :func:`write_run` for the rules.
     """
-    if requested.exists() and not (requested / MANIFEST).is_file():
-        raise InputError(requested, "--out", "exists and is not an innosim output folder; refusing to overwrite it",
-                         allowed="a new folder or an earlier innosim output")
     candidates = [requested] + [requested.with_name(f"{requested.name}-{k}") for k in range(2, 1000)]
     if resume:
         for folder in candidates:
@@ -410,12 +407,7 @@ def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: boo
             echo(f"resuming {run_dir}: {done} of {fingerprint['replicates']} replicates already done")
             return Path(saved["destination"]), run_dir, done
         echo("nothing to resume: no interrupted run of this scenario was found; starting")
-    if force:
-        dest = requested
-    else:
-        dest = next(f for f in candidates if not f.exists())
-        if dest != requested:
-            echo(f"{requested} exists; writing {dest} (--force replaces {requested})")
+    dest = output_folder(requested, force, echo)
     run_dir = _run_dir(dest)
     if run_dir.exists():
         if not force and not dest.exists():
@@ -426,6 +418,24 @@ def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: boo
                              "replicates saved)", allowed="--resume to continue it, or --force to start over")
         shutil.rmtree(run_dir)
     return dest, run_dir, 0
+
+
+def output_folder(requested: str | Path, force: bool = False, echo=None) -> Path:
+    """Where an output folder goes without overwriting anything: ``requested`` if it does not exist
+    (or ``force`` and it is an innosim output, which is then replaced), else the first free
+    ``<requested>-2``, ``-3``, … (said through ``echo``). A folder that is not an innosim output is
+    never written into."""
+    requested = Path(requested)
+    if requested.exists() and not (requested / MANIFEST).is_file():
+        raise InputError(requested, "--out", "exists and is not an innosim output folder; refusing to overwrite it",
+                         allowed="a new folder or an earlier innosim output")
+    if force or not requested.exists():
+        return requested
+    dest = next(requested.with_name(f"{requested.name}-{k}") for k in range(2, 10_000)
+                if not requested.with_name(f"{requested.name}-{k}").exists())
+    if echo is not None:
+        echo(f"{requested} exists; writing {dest} (--force replaces {requested})")
+    return dest
 
 
 def _run_dir(folder: Path) -> Path:

@@ -410,15 +410,14 @@ def run(prepared, method: str = "morris", samples: int | None = None, replicates
 
 
 def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh", outputs: list[str] | None = None,
-          top: int = 15) -> Path:
-    """Write ``indices.csv``, ``factors.csv``, ``samples.csv``, bar charts and a manifest, atomically."""
-    from .runner import MANIFEST, manifest
+          top: int = 15, force: bool = False, echo=None) -> Path:
+    """Write ``indices.csv``, ``factors.csv``, ``samples.csv``, bar charts and a manifest, atomically; return
+    the folder. An existing ``dest`` is replaced only with ``force``; otherwise ``<dest>-2`` (…) is written
+    (:func:`simulator.runner.output_folder`)."""
+    from .runner import MANIFEST, manifest, output_folder
     from .sensitivity_plots import sensitivity_chart
 
-    dest = Path(dest)
-    if dest.exists() and not (dest / MANIFEST).is_file():
-        raise InputError(dest, "--out", "exists and is not an innosim output folder; refusing to overwrite",
-                         allowed="a new folder or an earlier innosim output")
+    dest = output_folder(dest, force, echo)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:

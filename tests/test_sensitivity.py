@@ -136,6 +136,16 @@ def test_cli_sensitivity_writes_indices_charts_and_manifest(tmp_path, capsys):
     assert "hte_count_2025:" in capsys.readouterr().out
     assert main(["rerun", str(out)]) == 2                   # not a scenario run: points to its command
     assert "innosim sensitivity" in capsys.readouterr().err
+    (out / "notes.txt").write_text("mine")
+    again = ["sensitivity", str(QIQIHAR), "--factors", "hte_approval_rate", "--samples", "2", "--replicates", "1",
+             "--out", str(out), "--lang", "en"]
+    assert main(again) == 0                                   # an existing result is never overwritten ...
+    assert (out / "notes.txt").is_file() and (tmp_path / "sens-2" / "indices.csv").is_file()
+    assert "sens-2" in capsys.readouterr().err
+    assert main([*again, "--force"]) == 0                     # ... unless asked
+    assert not (out / "notes.txt").exists() and not (tmp_path / "sens-3").exists()
     bad = tmp_path / "bad"
     assert main(["sensitivity", str(QIQIHAR), "--method", "sobol", "--samples", "6", "--out", str(bad)]) == 2
     assert "power of 2" in capsys.readouterr().err and not bad.exists()
+    assert main([*again, "--horizon", "2023", "--out", str(bad)]) == 2    # outcomes of 2025 need 2025
+    assert "--horizon" in capsys.readouterr().err and not bad.exists()
