@@ -634,8 +634,7 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
     chosen mix as a scenario file beside the base scenario (so ``innosim run`` finds its region).
     Returns (folder, scenario file). An existing folder is replaced only with ``force``; otherwise
     ``<folder>-2`` (…) is written (:func:`simulator.runner.output_folder`)."""
-    from .runner import MANIFEST, _git_commit, _sha256, output_folder, prepare, versions
-    from .sensitivity import _replace
+    from .runner import MANIFEST, _git_commit, _sha256, output_folder, prepare, replace_folder, versions
     from .sensitivity_plots import pareto_chart
 
     spec = result.spec
@@ -685,7 +684,7 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
         except InputError:
             scen_file.unlink(missing_ok=True)
             raise
-        _replace(tmp, dest)
+        replace_folder(dest, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

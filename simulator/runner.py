@@ -342,7 +342,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
             meta["failed_runs"] = len(ens.failures)
             meta["runs"] = n_runs
             (partial / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
-            _replace(dest, partial)
+            replace_folder(dest, partial)
         except BaseException:
             for future in pending:
                 future.cancel()
@@ -473,7 +473,7 @@ def _write_tables(folder: Path, table: pd.DataFrame, tables: dict[str, pd.DataFr
             tables[name].to_excel(xlsx, sheet_name=name, index=False)
 
 
-def _replace(dest: Path, tmp: Path) -> None:
+def replace_folder(dest: Path, tmp: Path) -> None:
     """Move the finished folder ``tmp`` to ``dest`` (an earlier output there is replaced)."""
     if dest.exists():
         old = dest.with_name(f".{dest.name}.old")

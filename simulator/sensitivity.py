@@ -414,7 +414,7 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
     """Write ``indices.csv``, ``factors.csv``, ``samples.csv``, bar charts and a manifest, atomically; return
     the folder. An existing ``dest`` is replaced only with ``force``; otherwise ``<dest>-2`` (…) is written
     (:func:`simulator.runner.output_folder`)."""
-    from .runner import MANIFEST, manifest, output_folder
+    from .runner import MANIFEST, manifest, output_folder, replace_folder
     from .sensitivity_plots import sensitivity_chart
 
     dest = output_folder(dest, force, echo)
@@ -437,7 +437,7 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
                             "design": "SALib " + ("morris.sample(num_levels=4)" if result.method == "morris"
                                                   else "sobol.sample(calc_second_order=False, scramble=True)")}
         (tmp / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")
-        _replace(tmp, dest)
+        replace_folder(dest, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -451,14 +451,3 @@ def command(result: SensitivityResult, prepared, dest: Path, lang: str) -> str:
             f"--replicates {o['replicates']} --factors {','.join(f.name for f in result.factors)} "
             f"--bounds {o.get('bounds', 'prior')} --horizon {o['horizon']} --seed {o['scenario_seed']} "
             f"--design-seed {o['seed']} --out {dest} --lang {lang}")
-
-
-def _replace(tmp: Path, dest: Path) -> None:
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        dest.rename(old)
-        tmp.rename(dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(dest)
