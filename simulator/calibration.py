@@ -191,6 +191,7 @@ def _read_table(path: Path, kinds: dict[str, str], required, what: str) -> tuple
     if not rows:
         raise InputError(path, "", "no rows under the header", allowed=what, line=2)
     t = pd.read_csv(path, dtype={"id": str} if "id" in kinds else None, encoding="utf-8-sig")
+    t.columns = [str(c).strip() for c in t.columns]   # as the checked reader reads the header
     if len(t) != len(rows):   # pandas skips what the checked reader skips; fall back to row numbers if not
         lines = [i + 2 for i in range(len(t))]
     return t, lines

@@ -66,6 +66,13 @@ class InputError(Exception):
             parts.append(f"allowed: {allowed}")
         super().__init__(" ".join("; ".join(parts).split()))   # always one line
 
+    def __reduce__(self):   # survives pickling (worker processes, Dask) with every attribute
+        return (_rebuild, (self.file, self.field, self.problem, self.value, self.allowed, self.line))
+
+
+def _rebuild(file: str, field: str, problem: str, value: object, allowed: str | None, line: int | None) -> InputError:
+    return InputError(file, field, problem, value=value, allowed=allowed, line=line)
+
 
 def _short(value: object) -> str:
     text = repr(value)
