@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .errors import InputError
 from .indicators import INDICATORS
 from .model import RegionModel
 from .parameters import Parameters
@@ -92,7 +93,8 @@ def run_chunk(variants: dict, replicates: list[int]) -> ChunkResult:
     Rows are built from numpy blocks (one per model: years x indicators), so an
     ensemble's memory is a few bytes per value, not a Python object per value. A
     replicate that raises (an ``Exception``, e.g. a :class:`~simulator.guards.NumericalError`)
-    becomes a :class:`Failure`; an interrupt is not caught.
+    becomes a :class:`Failure`; an interrupt is not caught, and neither is an
+    :class:`~simulator.errors.InputError` (bad input stops the run with its message).
     """
     blocks: dict[str, list] = {name: [] for name in variants}
     pays, failures = [], []
@@ -103,6 +105,8 @@ def run_chunk(variants: dict, replicates: list[int]) -> ChunkResult:
                 continue
             try:
                 model.run()
+            except InputError:         # bad input, not a failing replicate: the run stops with the clear message
+                raise
             except Exception as exc:   # reported, the other replicates go on
                 failures.append(_failure(variants[variant], variant, k, exc, model.year))
                 continue
@@ -161,6 +165,8 @@ def replicate_models(variants: dict, replicate: int) -> Iterator[tuple[str, Regi
         try:
             params = prepared.replicate_params(replicate)
             member = (name, prepared.instruments(), params)
+        except InputError:
+            raise
         except Exception as exc:  # reported as this variant's failure
             models[name] = _failure(prepared, name, replicate, exc, None)
             continue
@@ -190,6 +196,8 @@ def replicate_models(variants: dict, replicate: int) -> Iterator[tuple[str, Regi
             try:
                 built.run(fork)
                 snap = built.snapshot()
+            except InputError:
+                raise
             except Exception as exc:  # the shared years failed: every member fails there
                 failed = _failure(first, members[0][0], replicate, exc, built.year)
             finally:
@@ -203,6 +211,8 @@ def replicate_models(variants: dict, replicate: int) -> Iterator[tuple[str, Regi
 def _build(prepared, name: str, replicate: int) -> RegionModel | Failure:
     try:
         return prepared.model(replicate)
+    except InputError:   # e.g. a region file whose baseline the population cannot reproduce: bad input
+        raise
     except Exception as exc:  # reported as this replicate's failure
         return _failure(prepared, name, replicate, exc, None)
 
@@ -219,8 +229,22 @@ def _first_paying_year(prepared, instruments: list) -> int:
     return next((y for y in range(first, last + 1) if any(i.active(y) for i in instruments)), last + 1)
 
 
-def _chunks(n: int, size: int) -> list[list[int]]:
-    return [list(range(i, min(i + size, n))) for i in range(0, n, size)]
+def _chunks(todo: list[int], workers: int, size: int | None = None, most: int = 25) -> list[list[int]]:
+    """Cut the replicates ``todo`` into tasks: ``size`` each if given, else "guided" - chunks of up to
+    ``most`` replicates that shrink towards the end (what is left / (2 x workers)), so the workers
+    finish together instead of one waiting for the other's last large chunk. Results do not depend
+    on the cut."""
+    if size:
+        out = [todo[i:i + size] for i in range(0, len(todo), size)]
+    else:
+        out, i = [], 0
+        while i < len(todo):
+            step = max(1, min(most, (len(todo) - i) // (2 * workers)))
+            out.append(todo[i:i + step])
+            i += step
+    # a chunk never spans replicates done earlier (a resumed run's todo has gaps): each is a range
+    return [[int(k) for k in run] for chunk in out
+            for run in np.split(np.asarray(chunk), np.flatnonzero(np.diff(chunk) != 1) + 1) if len(run)]
 
 
 @contextmanager
@@ -260,7 +284,7 @@ def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
         jobs: local worker processes (1 = in this process).
         scheduler: address of a Dask distributed scheduler (``tcp://host:port``); overrides ``jobs``.
         progress: show a progress bar.
-        chunk_size: replicates per task (default: about four tasks per worker, at most 25 replicates).
+        chunk_size: replicates per task (default: guided, see :func:`_chunks`).
         pool: an open :func:`local_pool` to run on (instead of starting ``jobs`` processes).
         checkpoint: folder where each finished chunk is saved as it arrives; replicates already
             saved there (by an earlier, interrupted call with the same variants) are not run again.
@@ -271,8 +295,7 @@ def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
     saved = load_checkpoint(checkpoint) if checkpoint is not None else []
     done = {k for part in saved for k in part.replicates}
     todo = [k for k in range(replicates) if k not in done]
-    size = chunk_size or max(1, min(25, -(-len(todo) // (4 * workers))))
-    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    chunks = _chunks(todo, workers, chunk_size)
     bar = tqdm(total=replicates, initial=replicates - len(todo), disable=not progress, unit="replicate",
                desc="ensemble")
     parts = list(saved)
@@ -365,10 +388,23 @@ def _collect(parts: list[ChunkResult], names: list[str]) -> EnsembleResult:
     tables = [p.tables[v] for v in names for p in parts if v in p.tables]
     table = (pd.concat(tables, ignore_index=True) if tables
              else pd.DataFrame({c: pd.Series(dtype=object) for c in TABLE_COLUMNS}))
+    if not _ranges(parts, names):
+        # chunks that are not replicate ranges in order (a caller's own chunking): sort the blocks
+        var = table["variant"].map(rank).to_numpy()
+        table = table.iloc[np.lexsort((table["replicate"].to_numpy(), var))].reset_index(drop=True)   # stable
     pays = [p.payments for p in parts if len(p.payments)]
     payments = pd.concat(pays, ignore_index=True) if pays else pd.DataFrame(columns=PAYMENT_COLUMNS)
     failures = sorted((f for p in parts for f in p.failures), key=lambda f: (rank.get(f.variant, 0), f.replicate))
     return EnsembleResult(table, payments, failures)
+
+
+def _ranges(parts: list[ChunkResult], names: list[str]) -> bool:
+    """Whether, variant by variant, the sorted parts hold increasing replicates (rows then need no sort)."""
+    for v in names:
+        reps = [k for p in parts if v in p.tables for k in p.replicates]
+        if any(b <= a for a, b in zip(reps, reps[1:], strict=False)):
+            return False
+    return True
 
 
 def _execute(tasks: list[tuple[dict, list[int]]], workers: int, scheduler: str | None, bar,

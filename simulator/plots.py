@@ -257,7 +257,7 @@ def _default_variant(table: pd.DataFrame, variant: str | None = "base") -> str |
     """``variant`` if the table has it; a table without ``base`` falls back to its first variant."""
     if "variant" not in table:
         return None
-    present = list(dict.fromkeys(table["variant"]))
+    present = [str(v) for v in table["variant"].unique()]   # (unique: not a Python loop over every row)
     if variant in present:
         return variant
     if variant == "base" and present:
@@ -498,7 +498,7 @@ def variants_chart(table: pd.DataFrame, region: Region, indicator: str, path: st
     """
     lang = resolve_lang(lang)
     lab = _labels(lang)
-    variants = _variant_order(table["variant"]) if "variant" in table else [None]
+    variants = _variant_order(table["variant"].unique()) if "variant" in table else [None]
     styles = _variant_styles(v for v in variants if v is not None)
     counts = []
     with _style(lang):

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .config import NO_POLICY, Region, Scenario, load_catalogue, load_region, load_scenario, validate
+from .config import NO_POLICY, Region, Scenario, apply_options, load_catalogue, load_region, load_scenario, validate
 from .ensemble import load_checkpoint, local_pool, run_ensemble
 from .errors import InputError, closest
 from .model import RegionModel
@@ -84,9 +84,9 @@ class Prepared:
         data["parameters"] = {**self.scenario.parameters, **parameters}
         data["variants"] = {}
         scenario = validate(Scenario, data, self.scenario_path)
-        params = Parameters.defaults().with_overrides(scenario.parameters, str(self.scenario_path))
-        prepared = replace(self, scenario=scenario, params=params)
-        try:
+        try:   # a variant's bad parameter or instrument setting is named under variants.<name>
+            params = Parameters.defaults().with_overrides(scenario.parameters, str(self.scenario_path))
+            prepared = replace(self, scenario=scenario, params=params)
             prepared.instruments()
         except InputError as exc:
             raise InputError(exc.file, f"{where}.{exc.field}" if where else exc.field, exc.problem,
@@ -142,13 +142,11 @@ def prepare(path: str | Path, *, seed: int | None = None, replicates: int | None
     """Validate a scenario file and everything it refers to. Raises InputError on any problem."""
     path = Path(path)
     scenario = load_scenario(path)
-    updates = {k: v for k, v in (("seed", seed), ("replicates", replicates), ("horizon", horizon)) if v is not None}
-    if updates:
-        scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
+    scenario = apply_options(scenario, seed=seed, replicates=replicates, horizon=horizon)   # named --seed, …
     regions_dir = path.parent / "regions"
     region_path = regions_dir / f"{scenario.region}.yaml"
     if not region_path.is_file():
-        available = sorted(p.stem for p in regions_dir.glob("*.yaml"))
+        available = sorted(p.stem for p in regions_dir.glob("*.yaml") if not p.name.startswith("_"))   # (data notes)
         raise InputError(path, "region", f"unknown region {scenario.region!r}" + closest(scenario.region, available),
                          allowed=", ".join(available) or f"a file in {regions_dir}")
     region = load_region(region_path)
@@ -307,8 +305,12 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
     # one set of local workers for the ensemble and then the charts (started once); with a Dask
     # scheduler the ensemble runs there and the charts here
     with local_pool(1 if scheduler else jobs) as pool:
-        ens = run_ensemble(variants, prepared.scenario.replicates, jobs=jobs, scheduler=scheduler,
-                           progress=progress, pool=pool, checkpoint=run_dir / "chunks")
+        try:
+            ens = run_ensemble(variants, prepared.scenario.replicates, jobs=jobs, scheduler=scheduler,
+                               progress=progress, pool=pool, checkpoint=run_dir / "chunks")
+        except InputError:   # bad input found while building models: nothing of this run is worth keeping
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
         if len(ens.failures) == n_runs:
             shutil.rmtree(run_dir, ignore_errors=True)
             raise RunFailedError(f"every one of the {n_runs} runs failed; first: {ens.failures[0]}")
@@ -464,7 +466,9 @@ def _write_tables(folder: Path, table: pd.DataFrame, tables: dict[str, pd.DataFr
     ``-``), so nothing needs quoting, and floats are written in their shortest exact form.
     """
     arrow = pa.Table.from_pandas(table, preserve_index=False)
-    pa_csv.write_csv(arrow, folder / "indicators.csv", pa_csv.WriteOptions(quoting_style="none"))
+    with open(folder / "indicators.csv", "wb") as fh:   # the header as pandas writes it (pyarrow quotes names)
+        fh.write((",".join(table.columns) + "\n").encode())
+        pa_csv.write_csv(arrow, fh, pa_csv.WriteOptions(include_header=False, quoting_style="none"))
     pq.write_table(arrow, folder / "indicators.parquet")
     for name, frame in tables.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
@@ -498,7 +502,15 @@ def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> t
     path = folder / MANIFEST
     if not path.is_file():
         raise InputError(folder, "", "not an innosim output folder (no manifest.json)", allowed="an output folder")
-    meta = json.loads(path.read_text("utf-8"))
+    try:
+        meta = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, "", f"not a readable innosim manifest ({type(exc).__name__}: {exc})",
+                         allowed="the manifest.json innosim wrote") from None
+    missing = [k for k in ("options", "input_sha256", "scenario_file") if not isinstance(meta, dict) or k not in meta]
+    if missing and not (isinstance(meta, dict) and meta.get("analysis")):
+        raise InputError(path, ", ".join(missing), "missing from the manifest; it was not written by innosim run",
+                         allowed="the manifest.json innosim wrote")
     if meta.get("analysis"):
         raise InputError(folder, "", f"a {meta.get('analysis_kind', 'sensitivity or optimiser')} folder, not a "
                          "scenario run; regenerate it with the command in its manifest",

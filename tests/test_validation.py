@@ -511,8 +511,8 @@ def _clean_or_valid(check, argv, root: Path, build=None) -> None:
 
     ``build(checked)`` then builds and steps the models of valid input: an InputError there (a baseline the
     synthetic population cannot reproduce, found only when the population is drawn) must also come out
-    of the command as one clean line naming the file, without a traceback; the ensemble currently reports
-    it as every run failing (exit 1) rather than as bad input (exit 2), so both are accepted here.
+    of the command as one clean line naming the file, without a traceback, exit 2 (the ensemble stops on
+    bad input rather than counting it as failing replicates).
     """
     try:
         checked = check()
@@ -534,7 +534,7 @@ def _clean_or_valid(check, argv, root: Path, build=None) -> None:
         event(f"model: {re.sub(r'[0-9]+', 'N', exc.problem)[:40]}")
         out = root / "out"
         code, err = _cli(argv(root, out))
-        assert code in (1, 2), (code, err)
+        assert code == 2, (code, err)
         assert err.startswith("innosim: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
         assert Path(exc.file).name in err, (exc.file, err)
         assert not out.exists()
