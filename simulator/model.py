@@ -21,7 +21,7 @@ from .guards import check_state
 from .indicators import INDICATORS, compute_all
 from .parameters import Parameters
 from .policies import Instrument
-from .population import assign_tenants, calibrate_contract_sales, synthesise_firms
+from .population import assign_tenants, calibrate_contract_sales, check_steady_state, synthesise_firms
 from .zone import SCORE_COMPONENTS, ZoneCommittee
 
 #: Named random streams, one per phase, spawned from ``model.rng``. Keeping
@@ -88,6 +88,7 @@ class RegionModel(mesa.Model):
 
         self.government = Government(self, instruments or [])
         self.zone: ZoneCommittee | None = None   # where the region is a ranked national zone (set below)
+        check_steady_state(self)   # base-year knowledge stocks (institutes', firms') need depreciation + growth > 0
         self.institutes = self._build_institutes()
         self.incubators = [Incubator(self, i, c.kind, c.level, c.capacity, c.graduates)
                            for i, c in enumerate(c for c in region.incubators.carriers for _ in range(c.count))]

@@ -66,8 +66,7 @@ def check_steady_state(model: RegionModel) -> None:
 
 
 def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopulation:
-    """Draw the base-year firms of ``model.region`` (see module docstring)."""
-    check_steady_state(model)
+    """Draw the base-year firms of ``model.region`` (see module docstring; :func:`check_steady_state` first)."""
     region, p, year = model.region, model.params, model.year
     src = model.region_path
     n = int(region.pop("n_firms"))
