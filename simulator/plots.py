@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, MaxNLocator  # noqa: E402
 
 from .config import Region  # noqa: E402
 from .indicators import INDICATORS  # noqa: E402
@@ -93,9 +93,11 @@ def _labels(lang: str) -> dict[str, str]:
                 "variant": "情景", "bands_light": "浅色: 50% 区间", "prob": "达到目标的概率",
                 "prob_title": "达到规划目标的概率", "all_targets": "全部目标同时达到",
                 "cost_title": "每新增单位成果的补贴成本 (相对 no_policy)", "no_gain": "无新增 (增量 ≤ 0)",
+                "unclear_gain": "增量与 0 无显著差异",
                 "na": "无数据", "doc": "文件", "base_src": "基期",
                 "cost_note": "成本 = 至该年累计补贴 (万元) 的中位数; 新增 = 相对 no_policy 情景的中位数 "
-                             "(括号内 5%–95%); 单位成本 = 成本中位数 ÷ 新增中位数.",
+                             "(括号内 5%–95%); 单位成本 = 成本中位数 ÷ 新增中位数, "
+                             "仅当新增中位数的 90% 置信区间高于 0.",
                 "prob_note": "概率 = 在目标年份达到或超过目标值的模拟次数占比 (排名: 达到或优于).",
                 "no_data": "无模拟数据", "rank_note": "1 = 最好"}
     return {"median": "median", "band50": "50% band", "band90": "90% band", "target": "target",
@@ -103,10 +105,12 @@ def _labels(lang: str) -> dict[str, str]:
             "variant": "variant", "bands_light": "light: 50% bands", "prob": "probability of meeting the target",
             "prob_title": "Probability of meeting the plan's targets", "all_targets": "All targets met jointly",
             "cost_title": "Subsidy cost per additional unit of outcome (vs no_policy)", "no_gain": "no gain",
+            "unclear_gain": "gain not distinguishable from 0",
             "na": "n/a", "doc": "document", "base_src": "baseline",
             "cost_note": "Cost = median cumulative subsidies to the year (万元, CNY 10,000); extra = median "
                          "difference from the no_policy variant (5%–95% in brackets); cost per unit = median cost "
-                         "divided by median extra.",
+                         "divided by median extra, shown only where the 90% confidence interval of the median "
+                         "extra lies above 0.",
             "prob_note": "Probability = share of replicates at or above the target in the target year "
                          "(rank: at or better).",
             "no_data": "no simulated values", "rank_note": "1 = best"}
@@ -177,10 +181,13 @@ def _save(fig, path: str | Path, formats: Sequence[str] = ("png", "svg")) -> lis
 
 
 def _num(value: float) -> str:
-    """A number for a label: thousands separators for large values, at most 2 decimals for small ones."""
+    """A number for a label: thousands separators for large values, at most 2 decimals for small ones,
+    two significant digits below 0.01 (0.000072, never a "0" that is not zero)."""
     if value is None or not math.isfinite(value):
         return "–"
     a = abs(value)
+    if 0 < a < 0.01:
+        return f"{value:.{min(10, 1 - math.floor(math.log10(a)))}f}".rstrip("0")
     if a >= 1000:
         return f"{value:,.0f}"
     if a >= 100:
@@ -636,8 +643,10 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh") 
 
     ``additionality`` has ``variant, outcome, year, extra_median, extra_p05, extra_p95,
     cost_median, cost_per_unit_median, unit``. Each bar is labelled with its value, the
-    extra outcome (5-95 %) and the cost; a variant whose extra is not positive
-    (``cost_per_unit_median`` NaN) gets the words "no gain" instead of a bar.
+    extra outcome (5-95 %) and the cost; a variant without a cost per unit
+    (``cost_per_unit_median`` NaN) gets words instead of a bar: "no gain" when its median
+    extra is not positive, "gain not distinguishable from 0" when it is positive but its
+    confidence interval includes zero (:func:`simulator.results.additionality`).
     Returns the PNG and SVG written.
     """
     lang = resolve_lang(lang)
@@ -665,8 +674,13 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh") 
             finite = [x for x in vals if math.isfinite(x)]
             top = max(finite, default=0.0)
             top = top if top > 0 else 1.0
+            positive = [x for x in finite if x > 0]
+            # costs that differ by more than 100x (an instrument that barely moves an outcome): log scale,
+            # bars from a round power of ten below the smallest
+            log = len(positive) >= 2 and max(positive) / min(positive) > 100
+            left = 10.0 ** math.floor(math.log10(min(positive)) - 0.3) if log else 0.0
             ys = np.arange(len(variants))
-            ax.barh(ys, [x if math.isfinite(x) else 0.0 for x in vals], height=0.6,
+            ax.barh(ys, [x - left if math.isfinite(x) else 0.0 for x in vals], left=left, height=0.6,
                     color=[styles[v][0] for v in variants], edgecolor="white", linewidth=0.3)
             for y, v, x in zip(ys, variants, vals, strict=True):
                 row = sub.loc[v] if v in sub.index else None
@@ -674,7 +688,9 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh") 
                     head = ax.annotate(_num(x), (x, y), xytext=(3, 0), textcoords="offset points", va="center",
                                        ha="left", fontsize=9, annotation_clip=False)
                 else:
-                    head = ax.annotate(lab["no_gain"], (0, y), xytext=(3, 0), textcoords="offset points",
+                    positive = row is not None and row.get("extra_median", 0) > 0
+                    words = lab["unclear_gain"] if positive else lab["no_gain"]
+                    head = ax.annotate(words, (left, y), xytext=(3, 0), textcoords="offset points",
                                        va="center", ha="left", fontsize=9, style="italic", color="#555555",
                                        annotation_clip=False)
                 # the detail starts where the head text ends, whatever its width
@@ -683,11 +699,20 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh") 
                             annotation_clip=False)
             ax.set_yticks(ys, [_variant_label(v, lang) for v in variants])
             ax.set_ylim(len(variants) - 0.5, -0.5)
-            ax.set_xlim(0, top * 1.8)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _num(x)))
+            axis_label = _COST_AXIS[lang].get(outcome, f"万元 / {outcome}")
+            if log:
+                ax.set_xscale("log")
+                ax.set_xlim(left, top * 40)                        # room for the labels right of the bars
+                ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
+                ax.xaxis.set_major_formatter(LogFormatterSciNotation())   # 10^4 … 10^9: short, never overlapping
+                axis_label += " (对数刻度)" if lang == "zh" else " (log scale)"
+            else:
+                ax.set_xlim(0, top * 1.8)
+                ax.xaxis.set_major_locator(MaxNLocator(nbins=4))  # long numbers: few ticks, never overlapping
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: _num(x)))
             if not any(x > 0 for x in finite):     # no bar longer than 0: a scale would mean nothing
                 ax.set_xticks([])
-            ax.set_xlabel(_COST_AXIS[lang].get(outcome, f"万元 / {outcome}"))
+            ax.set_xlabel(axis_label)
             ax.tick_params(axis="y", length=0)
             ax.grid(axis="x", alpha=0.3, lw=0.6)
             year = pd.to_numeric(sub["year"], errors="coerce").dropna() if "year" in sub else pd.Series()
