@@ -102,7 +102,9 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _echo(args: argparse.Namespace):
     """Notes to the user on stderr, unless --quiet."""
-    return None if args.quiet else (lambda message: print(f"innosim: {message}", file=sys.stderr))
+    from .runner import stderr_echo
+
+    return stderr_echo(not args.quiet)
 
 
 def _cmd_optimise(args: argparse.Namespace) -> int:

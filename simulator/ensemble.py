@@ -21,7 +21,7 @@ import pickle
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -202,8 +202,8 @@ def replicate_models(variants: dict, replicate: int) -> Iterator[tuple[str, Regi
                 failed = _failure(first, members[0][0], replicate, exc, built.year)
             finally:
                 built.release()
-        for name, insts, _params in members:
-            models[name] = _failure_as(failed, name) if failed else RegionModel.from_snapshot(snap, insts)
+        for name, insts, _params in members:   # a failure in the shared years is every member's
+            models[name] = replace(failed, variant=name) if failed else RegionModel.from_snapshot(snap, insts)
     for name in variants:
         yield name, models.pop(name)
 
@@ -215,12 +215,6 @@ def _build(prepared, name: str, replicate: int) -> RegionModel | Failure:
         raise
     except Exception as exc:  # reported as this replicate's failure
         return _failure(prepared, name, replicate, exc, None)
-
-
-def _failure_as(failure: Failure, variant: str) -> Failure:
-    """The same failure, for another variant that shared the years it happened in."""
-    return Failure(variant, failure.replicate, failure.seed, failure.year, failure.error, failure.message,
-                   failure.parameters)
 
 
 def _first_paying_year(prepared, instruments: list) -> int:
@@ -321,6 +315,14 @@ def save_chunk(folder: str | Path, part: ChunkResult) -> Path:
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path
+
+
+def saved_replicates(folder: str | Path) -> set[int]:
+    """Replicates the chunks in ``folder`` hold, read from their names (``chunk_<first>_<last>.pkl``, which a
+    chunk gets only once written whole: :func:`save_chunk`), without loading them."""
+    folder = Path(folder)
+    spans = [path.stem.split("_")[1:] for path in folder.glob("chunk_*.pkl")] if folder.is_dir() else []
+    return {k for first, last in spans for k in range(int(first), int(last) + 1)}
 
 
 def load_checkpoint(folder: str | Path) -> list[ChunkResult]:

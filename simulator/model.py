@@ -263,16 +263,17 @@ class RegionModel(mesa.Model):
         Raises:
             ValueError: an instrument of ``instruments`` is active in a year up to the snapshot's.
         """
+        if instruments is not None:
+            base_year = snap.shared[0].base_year   # shared[0] is the region (see snapshot)
+            early = [i.id for i in instruments for y in range(base_year, snap.year + 1) if i.active(y)]
+            if early:
+                raise ValueError(f"instruments {sorted(set(early))} pay in a year up to {snap.year}, which the "
+                                 "snapshot has already simulated without them")
         model = _SharedUnpickler(io.BytesIO(snap.data), snap.shared).load()
         ids = getattr(mesa.Agent, "_ids", None)
         if isinstance(ids, dict):   # Mesa 3.3 numbers agents from a class-level counter per model
             ids[model] = itertools.count(max((a.unique_id for a in model.agents), default=0) + 1)
         if instruments is not None:
-            early = [i.id for i in instruments for y in range(model.base_year, model.year + 1) if i.active(y)]
-            if early:
-                model.release()
-                raise ValueError(f"instruments {sorted(set(early))} pay in a year up to {model.year}, which the "
-                                 "snapshot has already simulated without them")
             model.government.instruments = instruments
         return model
 

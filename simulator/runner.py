@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -26,7 +27,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from .config import NO_POLICY, Region, Scenario, apply_options, load_catalogue, load_region, load_scenario, validate
-from .ensemble import load_checkpoint, local_pool, run_ensemble
+from .ensemble import local_pool, run_ensemble, saved_replicates
 from .errors import InputError, closest
 from .model import RegionModel
 from .parameters import Parameters, calibrated_draw, calibrated_path
@@ -215,12 +216,19 @@ def versions() -> dict[str, str]:
     return out
 
 
-def manifest(prepared: Prepared, options: dict) -> dict:
-    """Everything needed to regenerate a run: inputs (with hashes), options, parameters, seed, versions."""
+def input_files(prepared: Prepared) -> list[Path]:
+    """Every file a run's results depend on: scenario, region, policy catalogues and, when it is in use,
+    calibration/calibrated.yaml (default parameter values and draws come from it)."""
     files = [prepared.scenario_path, prepared.region_path, *prepared.policy_files]
     calibrated = calibrated_path()
     if calibrated is not None and calibrated.is_file():
-        files.append(calibrated)   # default parameter values (and draws) come from it
+        files.append(calibrated)
+    return files
+
+
+def manifest(prepared: Prepared, options: dict) -> dict:
+    """Everything needed to regenerate a run: inputs (with hashes), options, parameters, seed, versions."""
+    files = input_files(prepared)
     return {
         "tool": "innosim",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -255,13 +263,8 @@ class RunOutcome:
     """Where :func:`write_run` wrote, and what went wrong in it."""
 
     folder: Path
-    requested: Path
     failures: int
     runs: int
-    resumed: int
-
-    def __fspath__(self) -> str:
-        return str(self.folder)
 
 
 def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | None = None,
@@ -292,9 +295,8 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
     prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
     requested = Path(out) if out is not None else Path("outputs") / prepared.scenario.name
     options = {"seed": seed, "replicates": replicates, "horizon": horizon, "lang": lang}
-    print_ = _Echo(progress)
     fingerprint = run_fingerprint(prepared, options)
-    dest, run_dir, resumed = _destination(requested, fingerprint, force=force, resume=resume, echo=print_)
+    dest, run_dir = _destination(requested, fingerprint, force=force, resume=resume, echo=stderr_echo(progress))
     run_dir.mkdir(parents=True, exist_ok=True)
     info = run_dir / "run.json"
     if not info.is_file():
@@ -320,24 +322,24 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
         partial.mkdir(parents=True)
         partial.chmod(0o755)
         pending: list = []
+
+        def draw(tasks) -> None:
+            """Charts on the workers while this process computes and writes the tables, or here, now."""
+            if pool is None:
+                for func, args in tasks:
+                    func(*args)
+            else:
+                pending.extend(pool.submit(func, *args) for func, args in tasks)
+
         try:
-            by_indicator = indicator_chart_tasks(table, prepared.region, partial, lang)
-            # the workers draw the charts while this process computes and writes the tables
-            if pool is not None:
-                pending += [pool.submit(func, *args) for func, args in by_indicator]
+            draw(indicator_chart_tasks(table, prepared.region, partial, lang))
             tables = {"targets": results.targets(table, prepared.region),
                       "additionality": results.additionality(table, prepared.region),
                       "summary": results.summary(table),
                       "payments": ens.payments,
                       "failures": ens.failures_frame()}
-            summary_charts = summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region,
-                                                 partial, lang)
-            if pool is not None:
-                pending += [pool.submit(func, *args) for func, args in summary_charts]
+            draw(summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region, partial, lang))
             _write_tables(partial, table, tables)
-            if pool is None:
-                for func, args in by_indicator + summary_charts:
-                    func(*args)
             for future in pending:
                 future.result()
             meta = manifest(prepared, options)
@@ -351,27 +353,20 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
             shutil.rmtree(partial, ignore_errors=True)
             raise
     shutil.rmtree(run_dir, ignore_errors=True)   # the finished folder is in place: the checkpoint is done
-    return RunOutcome(dest, requested, len(ens.failures), n_runs, resumed)
+    return RunOutcome(dest, len(ens.failures), n_runs)
 
 
-class _Echo:
-    """Messages to the user (on stderr, so tables on stdout stay clean), unless quiet."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __call__(self, message: str) -> None:
-        if self.enabled:
-            print(f"innosim: {message}", file=sys.stderr)
+def stderr_echo(enabled: bool = True) -> Callable[[str], None]:
+    """Notes to the user, on stderr so tables on stdout stay clean; a no-op when not ``enabled`` (--quiet)."""
+    if not enabled:
+        return lambda message: None
+    return lambda message: print(f"innosim: {message}", file=sys.stderr)
 
 
 def run_fingerprint(prepared: Prepared, options: dict) -> dict:
     """What determines an ensemble's results: the inputs (hashes), seed, replicates and horizon, and the
     code and package versions. A checkpoint is resumed only under the same fingerprint."""
-    files = [prepared.scenario_path, prepared.region_path, *prepared.policy_files]
-    calibrated = calibrated_path()
-    if calibrated is not None and calibrated.is_file():
-        files.append(calibrated)
+    files = input_files(prepared)
     code = hashlib.sha256()
     package = Path(__file__).parent
     for file in sorted([*package.glob("*.py"), *package.glob("data/*.yaml")]):
@@ -383,8 +378,8 @@ def run_fingerprint(prepared: Prepared, options: dict) -> dict:
             "code_sha256": code.hexdigest(), "versions": versions()}
 
 
-def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: bool, echo) -> tuple[Path, Path, int]:
-    """The output folder, its checkpoint folder and how many replicates the checkpoint already holds.
+def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: bool, echo) -> tuple[Path, Path]:
+    """The output folder and its checkpoint folder.
 
     See :func:`write_run` for the rules.
     """
@@ -405,21 +400,21 @@ def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: boo
                                  "option or the code changed), so its replicates cannot be reused",
                                  allowed="the same scenario, files and options; or run without --resume "
                                          "(--force starts it over)")
-            done = len({k for part in load_checkpoint(run_dir / "chunks") for k in part.replicates})
+            done = len(saved_replicates(run_dir / "chunks"))
             echo(f"resuming {run_dir}: {done} of {fingerprint['replicates']} replicates already done")
-            return Path(saved["destination"]), run_dir, done
+            return Path(saved["destination"]), run_dir
         echo("nothing to resume: no interrupted run of this scenario was found; starting")
     dest = output_folder(requested, force, echo)
     run_dir = _run_dir(dest)
     if run_dir.exists():
         if not force and not dest.exists():
             saved = _read_run(run_dir)
-            done = len({k for part in load_checkpoint(run_dir / "chunks") for k in part.replicates})
+            done = len(saved_replicates(run_dir / "chunks"))
             total = saved["fingerprint"].get("replicates", "?") if saved else "?"
             raise InputError(run_dir, "", f"an interrupted run of this output is here ({done} of {total} "
                              "replicates saved)", allowed="--resume to continue it, or --force to start over")
         shutil.rmtree(run_dir)
-    return dest, run_dir, 0
+    return dest, run_dir
 
 
 def output_folder(requested: str | Path, force: bool = False, echo=None) -> Path:
