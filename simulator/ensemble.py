@@ -15,9 +15,13 @@ an uninterrupted run gives.
 
 from __future__ import annotations
 
+import ast
 import multiprocessing
 import os
 import pickle
+import sys
+import tokenize
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -241,14 +245,85 @@ def _chunks(todo: list[int], workers: int, size: int | None = None, most: int = 
             for run in np.split(np.asarray(chunk), np.flatnonzero(np.diff(chunk) != 1) + 1) if len(run)]
 
 
+_WARNED_UNGUARDED: set[tuple[str, int]] = set()
+
+
+def _main_guard(node: ast.stmt) -> bool:
+    """Whether ``node`` is ``if __name__ == "__main__":`` (either operand order)."""
+    if not isinstance(node, ast.If) or not isinstance(node.test, ast.Compare) or len(node.test.ops) != 1:
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    strings = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return isinstance(node.test.ops[0], ast.Eq) and names == ["__name__"] and strings == ["__main__"]
+
+
+def _guarded(body: list[ast.stmt], line: int) -> bool:
+    """Whether ``line`` lies inside an ``if __name__ == "__main__":`` block of ``body``."""
+    for node in body:
+        if not node.lineno <= line <= (node.end_lineno or node.lineno):
+            continue
+        if _main_guard(node) and any(s.lineno <= line <= (s.end_lineno or s.lineno) for s in node.body):
+            return True
+        children = [getattr(node, name, None) for name in ("body", "orelse", "finalbody", "handlers")]
+        inner = [stmt for block in children if isinstance(block, list) for stmt in block]
+        return _guarded([s for s in inner if isinstance(s, ast.stmt | ast.excepthandler)], line)
+    return False
+
+
+def unguarded_main_call() -> tuple[str, int] | None:
+    """File and line of the main script's top-level code that is running now, if spawned workers
+    would run it again; ``None`` when workers can start safely.
+
+    A spawned worker imports the main script (as ``__mp_main__``) before it runs anything, so code
+    at the script's top level that is not under ``if __name__ == "__main__":`` runs again in every
+    worker: there it starts workers of its own, which Python forbids, and the pool breaks
+    (``BrokenProcessPool``). Interactive sessions, notebooks and ``python -c`` have no main file and
+    are safe; so is a script whose call sits under the guard. A script whose source cannot be read
+    is given the benefit of the doubt.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is main.__dict__ and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:   # not called while the main script's top level runs (e.g. from a callback later)
+        return None
+    line = frame.f_lineno
+    try:
+        with tokenize.open(path) as fh:
+            tree = ast.parse(fh.read(), filename=path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return None
+    return None if _guarded(tree.body, line) else (str(path), line)
+
+
+def spawn_is_safe(jobs: int) -> bool:
+    """Whether ``jobs`` (> 1) worker processes can be spawned from here; if not, warn once (per script
+    line) that the work runs in this process instead. See :func:`unguarded_main_call`."""
+    where = unguarded_main_call()
+    if where is None:
+        return True
+    if where not in _WARNED_UNGUARDED:
+        _WARNED_UNGUARDED.add(where)
+        warnings.warn_explicit(
+            f"innosim: jobs={jobs} needs worker processes, which re-run every line of {Path(where[0]).name} "
+            "that is not under `if __name__ == \"__main__\":`; running in this process instead (put the call "
+            "under that guard to use the workers)", RuntimeWarning, where[0], where[1])
+    return False
+
+
 @contextmanager
 def local_pool(jobs: int) -> Iterator[Executor | None]:
     """``jobs`` local worker processes to share between an ensemble and what follows it
-    (the report charts), so workers start once; ``None`` when ``jobs`` is 1.
+    (the report charts), so workers start once; ``None`` when ``jobs`` is 1, or when workers
+    cannot be spawned safely from the calling script (:func:`spawn_is_safe`: it warns).
 
     Workers are spawned, not forked (no fork of a threaded parent; the same on every OS).
     """
-    if jobs <= 1:
+    if jobs <= 1 or not spawn_is_safe(jobs):
         yield None
         return
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
@@ -426,7 +501,7 @@ def _execute(tasks: list[tuple[dict, list[int]]], workers: int, scheduler: str |
                 yield future.result()
                 bar.update(weights[future.key])
         return
-    if pool is None and workers == 1:
+    if pool is None and (workers == 1 or not spawn_is_safe(workers)):
         for task in tasks:
             yield run_chunk(*task)
             bar.update(weight(task))
