@@ -451,6 +451,9 @@ class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     title: LocalName | None = None
     region: str
+    #: folder holding the regions/ and policies/ this scenario uses, relative to this file (default:
+    #: the file's own folder); set by ``innosim optimise`` on a chosen mix kept in its output folder
+    scenario_dir: str | None = None
     horizon: int = Field(default=2035, ge=1990, le=2100)
     seed: int = Field(default=0, ge=0)
     replicates: int = Field(default=10, ge=1, le=100_000)

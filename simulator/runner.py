@@ -48,7 +48,7 @@ class Prepared:
     policy_files: tuple[Path, ...]
 
     def instruments(self) -> list[Instrument]:
-        return build_instruments(self.region, self.scenario, self.scenario_path.parent / "policies",
+        return build_instruments(self.region, self.scenario, self.region_path.parent.parent / "policies",
                                  str(self.scenario_path))
 
     def variants(self) -> dict[str, Prepared]:
@@ -144,7 +144,12 @@ def prepare(path: str | Path, *, seed: int | None = None, replicates: int | None
     path = Path(path)
     scenario = load_scenario(path)
     scenario = apply_options(scenario, seed=seed, replicates=replicates, horizon=horizon)   # named --seed, …
-    regions_dir = path.parent / "regions"
+    library = path.parent / scenario.scenario_dir if scenario.scenario_dir else path.parent
+    if scenario.scenario_dir and not (library / "regions").is_dir():
+        raise InputError(path, "scenario_dir", f"no regions/ folder in {library}", value=scenario.scenario_dir,
+                         allowed="a folder (relative to the scenario file) holding regions/ and policies/, "
+                                 "such as the repository's scenarios/")
+    regions_dir = library / "regions"
     region_path = regions_dir / f"{scenario.region}.yaml"
     if not region_path.is_file():
         available = sorted(p.stem for p in regions_dir.glob("*.yaml") if not p.name.startswith("_"))   # (data notes)
@@ -156,7 +161,7 @@ def prepare(path: str | Path, *, seed: int | None = None, replicates: int | None
                          allowed=f">= {region.base_year}")
     params = Parameters.defaults().with_overrides(scenario.parameters, str(path))
     prepared = Prepared(scenario, path, region, region_path, params,
-                        tuple(path.parent / "policies" / f"{c}.yaml" for c in region.policy_catalogues))
+                        tuple(library / "policies" / f"{c}.yaml" for c in region.policy_catalogues))
     prepared.instruments()   # validate the catalogues and the scenario's policy settings now
     prepared.variants()      # ... and every variant's
     return prepared

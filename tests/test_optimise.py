@@ -115,6 +115,27 @@ levers:
 """
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_optimise_command_writes_nothing_into_scenarios(scen_dir, tmp_path, monkeypatch):
+    """The documented command (here with 3 mixes of 1 replicate) leaves scenarios/ as shipped: before, it
+    wrote scenarios/<spec>_chosen.yaml, which the scenario and validation tests then read (108 failures).
+    The chosen mix, kept in the output folder, runs from there and from another working directory."""
+    shipped = _tree(scen_dir)
+    monkeypatch.chdir(tmp_path)
+    code = main(["optimise", str(scen_dir / "optimise" / "qiqihar.yaml"), "--trials", "3", "--replicates", "1",
+                 "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 0
+    assert _tree(scen_dir) == shipped
+    chosen = tmp_path / "out" / "chosen_scenario.yaml"
+    monkeypatch.chdir(SCENARIOS.parent.parent)   # anywhere else
+    prepared = prepare(chosen)
+    assert prepared.region_path.resolve() == (scen_dir / "regions" / "qiqihar_zone.yaml").resolve()
+    assert "as_written" in prepared.variants()
+
+
 @pytest.fixture()
 def scen_dir(tmp_path):
     dest = tmp_path / "scenarios"
@@ -141,8 +162,10 @@ def test_optimiser_finds_the_cheapest_hte_award_on_the_model(scen_dir, tmp_path)
     assert 0 < grid_scale < 8                                   # the answer is inside the bounds
     assert best["cost_mean"] <= grid_cost * 1.02                # as cheap as the best of a fine grid
     assert abs(best["q000_m4_hte_award.scale"] - grid_scale) <= 1.0
+    shipped = _tree(scen_dir)
     folder, scenario = write(result, tmp_path / "out", lang="en")
-    assert scenario.parent == scen_dir and (folder / "pareto.png").is_file()
+    assert scenario == folder / "chosen_scenario.yaml" and (folder / "pareto.png").is_file()
+    assert _tree(scen_dir) == shipped                           # nothing written beside the base scenario
     trials = pd.read_csv(folder / "trials.csv")
     assert len(trials) == 14 and list(trials["origin"][:3]) == ["as_written", "cheapest_corner", "generous_corner"]
     chosen = prepare(scenario)                                  # ready to run
