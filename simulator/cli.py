@@ -38,22 +38,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _print_targets(dest) -> None:
-    """The run's targets.csv as a short table: probability of each target per variant."""
+    """The run's targets.csv as a short table: probability of each target per variant.
+
+    Variant names are printed in full (each column as wide as its name); every target row is
+    followed by its source row of the document, so two targets on one indicator and year (e.g.
+    004's HTE count 30 "确保" and 36 "力争" in 2023) can be told apart. The median column is the
+    base variant's, and the header says so.
+    """
     import pandas as pd
 
     t = pd.read_csv(dest / "targets.csv")
     if t.empty:
-        print("(the region file sets no target the model can evaluate)")
+        print("no targets evaluated: the region file sets no target the model can evaluate "
+              "(its not_modelled rows say why); targets.csv has the header only")
         return
     blocks = {v: g.reset_index(drop=True) for v, g in t.groupby("variant", sort=False)}  # same row order each
-    print(f"{'indicator':<26}{'year':>6}{'target':>9}{'median':>10}" + "".join(f"{v[:16]:>18}" for v in blocks))
-    for i, r in blocks["base"].iterrows():
+    first = "base" if "base" in blocks else next(iter(blocks))
+    widths = {v: max(len(v), 5) + 2 for v in blocks}
+    label = max(26, *(len(str(x)) + 2 for x in blocks[first]["indicator"]))
+    median_head = f"median ({first})"
+    print(f"{'indicator':<{label}}{'year':>6}{'target':>9}{median_head:>{len(median_head) + 2}}"
+          + "".join(f"{v:>{widths[v]}}" for v in blocks))
+    for i, r in blocks[first].iterrows():
         year = "" if pd.isna(r.target_year) else f"{int(r.target_year)}"
         target = "" if pd.isna(r.target_value) else f"{r.target_value:g}"
         median = "" if pd.isna(r["median"]) else f"{r['median']:.2f}"
-        probs = "".join(f"{b.loc[i, 'probability_met']:>18.0%}" for b in blocks.values())
-        print(f"{r.indicator:<26}{year:>6}{target:>9}{median:>10}{probs}")
-    print("per variant: probability that the target is met in its year (median = base variant)")
+        probs = "".join(f"{b.loc[i, 'probability_met']:>{widths[v]}.0%}" for v, b in blocks.items())
+        print(f"{r.indicator:<{label}}{year:>6}{target:>9}{median:>{len(median_head) + 2}}{probs}")
+        if isinstance(r.source, str) and r.source and r.indicator != "all_targets":
+            print(f"    source: {r.source}")
+    print(f"columns per variant: probability that the target is met in its year; median = the {first} "
+          "variant's median in the target year")
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:

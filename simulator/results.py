@@ -16,6 +16,9 @@ from .indicators import INDICATORS
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 #: outcomes whose additionality against no_policy is reported, with the unit of one "extra"
 OUTCOMES = {"hte_count": "家", "rd_intensity": "percentage points", "gdp": "亿元"}
+#: columns of the targets table, in order (also the header of an empty table: a region without targets)
+TARGET_COLUMNS = ("variant", "indicator", "target_year", "target_value", "unit", "source", "probability_met",
+                  "median_first_year", "median", "p05", "p95", "replicates")
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -69,9 +72,8 @@ def targets(table: pd.DataFrame, region: Region) -> pd.DataFrame:
                          "target_value": np.nan, "unit": "", "source": "every target above in its year",
                          "probability_met": float(joint.mean()), "median_first_year": np.nan, "median": np.nan,
                          "p05": np.nan, "p95": np.nan, "replicates": len(replicates)})
-    out = pd.DataFrame(rows)
-    if not out.empty:
-        out["median_first_year"] = out["median_first_year"].astype("Int64")
+    out = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))   # headers even when the region has no target
+    out["median_first_year"] = out["median_first_year"].astype("Int64")
     return out
 
 
