@@ -1,5 +1,5 @@
 """Command line: ``innosim run``, ``rerun``, ``sensitivity``, ``optimise``, ``policies``, ``parameters``,
-``calibrate``.
+``calibrate``, ``backtest``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback).
@@ -179,6 +179,29 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backtest(args: argparse.Namespace) -> int:
+    from .backtest import backtest
+    from .backtest_report import write
+
+    if args.replicates is not None and args.replicates < 2:
+        raise InputError(args.spec, "--replicates", "bands need at least 2 runs", value=args.replicates,
+                         allowed="2 to 10000")
+    bt = backtest(args.spec, small=args.small, replicates=args.replicates, progress=args.verbose)
+    command = " ".join(["innosim backtest", args.spec] + (["--small"] if args.small else [])
+                       + ([f"--replicates {args.replicates}"] if args.replicates else []))
+    dest = write(bt, args.out, lang=args.lang, force=args.force, echo=_echo(args), command=command)
+    if not args.quiet:
+        print(f"wrote {dest} in {bt.seconds:.0f} s: fitted to {bt.fit_until}, {bt.replicates} replicates; "
+              f"bands: {bt.band_includes}")
+        print(f"{'series':<28}{'points':>7}{'model MAPE':>12}{'trend MAPE':>12}{'in 80 %':>9}")
+        for r in bt.summary.itertuples():
+            trend = "" if r.trend_mape != r.trend_mape else f"{r.trend_mape:.1f} %"
+            print(f"{r.series:<28}{r.points:>7}{r.model_mape:>10.1f} %{trend:>12}{r.coverage_80:>9.0%}")
+        if args.small:
+            print("small budget: for tests only")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="innosim", description="Regional innovation scenario simulator.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -258,6 +281,18 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--no-holdout", action="store_true", help="skip the out-of-sample fit")
     cal.add_argument("--verbose", action="store_true", help="print every evaluation")
     cal.set_defaults(func=_cmd_calibrate)
+    bt = sub.add_parser("backtest", help="fit a calibration spec on the years before its holdout_from, project "
+                                         "the held-out years and compare with the data and a log-linear trend")
+    bt.add_argument("spec", help="calibration spec, e.g. calibration/heilongjiang.yaml")
+    bt.add_argument("--out", help="output folder (default outputs/<spec name>_backtest)")
+    bt.add_argument("--small", action="store_true", help="the calibration's tiny budget (tests; numbers mean nothing)")
+    bt.add_argument("--replicates", type=int, help="runs behind the bands (default: the spec's fit_replicates)")
+    bt.add_argument("--lang", choices=("zh", "en"), default="zh", help="chart labels (default zh)")
+    bt.add_argument("--force", action="store_true", help="replace the output folder if it exists "
+                                                         "(default: write <folder>-2, -3, ...)")
+    bt.add_argument("--verbose", action="store_true", help="print every evaluation of the fit")
+    bt.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    bt.set_defaults(func=_cmd_backtest)
     return parser
 
 
