@@ -58,3 +58,35 @@ def test_a_replicate_missing_in_one_variant_is_left_out_of_the_pairs():
     table = table[~((table.variant == "base") & (table.replicate == 4))]     # replicate 4 failed in base
     row = additionality(table, region).set_index("outcome").loc["hte_count"]
     assert row["replicates"] == 9 and row["extra_median"] == 2
+
+
+#: extra R&D-intensity points of talent_instead_of_awards over no_policy in 2025, replicate by replicate:
+#: `innosim run scenarios/qiqihar.yaml --replicates 20 --seed 7` (rounded as innosim printed them). Six
+#: replicates barely differ from no_policy, so the median gain is a hair above 0 while the mean is not.
+QIQIHAR_TALENT_RD = np.array([-0.22558, -0.029, -0.02724, -0.02659, -0.00907, 0.00005, 0.00005, 0.00007, 0.00009,
+                              0.00012, 0.00013, 0.00174, 0.01425, 0.01845, 0.02786, 0.04585, 0.06548, 0.07249,
+                              0.08132, 0.09056])
+
+
+def _rd_table(extra_rd: np.ndarray, paid: float) -> pd.DataFrame:
+    table = _table(np.zeros(len(extra_rd)), paid)
+    rd = (table["variant"] == "base") & (table["indicator"] == "rd_intensity")
+    table.loc[rd, "value"] = 3.0 + extra_rd[table.loc[rd, "replicate"].to_numpy()]
+    return table
+
+
+def test_no_cost_per_unit_for_a_gain_that_is_tiny_in_the_typical_replicate_and_zero_on_average():
+    """Issue 16.3: the median's interval alone was above 0 (x_(6) = +0.00005 pp) and the cost per point was
+    3 324 万元 / 0.000125 pp = 26.6 million 万元 (46.8 million at another seed). The mean gain's interval
+    includes 0, so there is no cost per unit."""
+    region = load_region(ROOT / "scenarios" / "regions" / "qiqihar_zone.yaml")
+    row = additionality(_rd_table(QIQIHAR_TALENT_RD, 3324.0), region).set_index("outcome").loc["rd_intensity"]
+    assert row["extra_median_low"] > 0                                  # what let the ratio through before
+    assert row["extra_mean_low"] < 0 < row["extra_mean_high"]
+    assert row["extra_mean"] == pytest.approx(QIQIHAR_TALENT_RD.mean())
+    assert np.isnan(row["cost_per_unit_median"])
+    # the same spread shifted clearly above zero: both intervals above 0, a cost per point again
+    shifted = additionality(_rd_table(QIQIHAR_TALENT_RD + 0.1, 3324.0), region).set_index("outcome")
+    assert shifted.loc["rd_intensity", "extra_mean_low"] > 0
+    assert shifted.loc["rd_intensity", "cost_per_unit_median"] == pytest.approx(
+        3324.0 / np.median(QIQIHAR_TALENT_RD + 0.1))
