@@ -29,6 +29,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {dest} in {time.perf_counter() - t0:.1f} s")
         _print_targets(dest)
+        _print_unpaid(dest)
     if outcome.failures:
         print(f"innosim: {outcome.failures} of {outcome.runs} runs failed and are left out of the results; "
               f"each is listed with its variant, replicate, seed, year, error and parameters in "
@@ -69,6 +70,21 @@ def _print_targets(dest) -> None:
             print(f"    source: {r.source}")
     print(f"columns per variant: probability that the target is met in its year; median = the {first} "
           "variant's median in the target year")
+
+
+def _print_unpaid(dest) -> None:
+    """Which instruments of the base variant paid nothing, and why; the whole run's "nothing paid" first."""
+    import json
+
+    note = json.loads((dest / "manifest.json").read_text("utf-8")).get("payments", {})
+    base = [r for r in note.get("not_paid", []) if r["variant"] == "base"]
+    if note.get("nothing_paid"):
+        print(f"{note['message']}:")
+    elif base:
+        print("paid nothing in the base variant:")
+    for r in base:
+        name = f"{r['instrument']} ({r['clause']})" if r["instrument"] else "(no instrument)"
+        print(f"  {name}: {r['status']}: {r['reason']}")
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:

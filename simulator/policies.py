@@ -126,6 +126,10 @@ class Instrument:
         """万元 owed to each firm of ``event`` (the one hook subclasses implement)."""
         raise NotImplementedError
 
+    def pays_when(self) -> str:
+        """What must happen for the instrument to pay, in words (said when it never paid in a run)."""
+        return f"a {self.trigger.replace('_', ' ')} event occurs"
+
     def __repr__(self) -> str:
         years = f"{self.start_year or '…'}–{self.end_year or '…'}"
         return f"{type(self).__name__}({self.id}, {years}, scale={self.scale}, enabled={self.enabled})"
@@ -147,6 +151,9 @@ class CertificationAward(Instrument):
         base = np.where(event.above_scale, p["first_above_scale"], p["first_below_scale"])
         factor = np.where(event.first, 1.0, p["recertification_factor"])
         return base * factor * self.scale
+
+    def pays_when(self) -> str:
+        return "a firm of the zone is certified or re-certified as a high-tech enterprise"
 
 
 class PurchaseSubsidy(Instrument):
@@ -170,6 +177,10 @@ class PurchaseSubsidy(Instrument):
             pays &= event.eligible
         return np.where(pays, np.minimum(p["rate"] * base, p["cap"]), 0.0) * self.scale
 
+    def pays_when(self) -> str:
+        who = "any firm" if self.params["eligible"] == "all_firms" else "a tech SME or HTE"
+        return f"{who} buys technology for at least {self.params['min_payment']:g} 万元"
+
 
 class RegistrationAward(Instrument):
     """A yearly amount to every firm registered in the tech-SME database that year.
@@ -183,6 +194,9 @@ class RegistrationAward(Instrument):
 
     def amount(self, event: Event) -> np.ndarray:
         return np.full(len(event), float(self.params["amount_per_year"]) * self.scale)
+
+    def pays_when(self) -> str:
+        return "a firm is registered in the tech-SME database"
 
 
 def _level_amounts(params: dict, levels: np.ndarray) -> np.ndarray:
@@ -238,6 +252,12 @@ class LevelAward(Instrument):
             out[event.kind == p["exclude_kind"]] = 0.0
         return out * self.scale
 
+    def pays_when(self) -> str:
+        p = self.params
+        what = p.get("kind", "carrier" if self.trigger == "carrier_recognised" else "R&D institution").replace("_", " ")
+        level = f" at {p['level']} level" if "level" in p else ""
+        return f"a {what} is founded or recognised{level}"
+
 
 class UpgradeAward(Instrument):
     """Extra award when an R&D institution moves up a level (004 三.2: 50 万元 to national, 40 万元 to provincial)."""
@@ -252,6 +272,9 @@ class UpgradeAward(Instrument):
         out = np.where(event.level == "national", p.get("amount_to_national", 0.0), 0.0)
         out = np.where(event.level == "provincial", p.get("amount_to_provincial", 0.0), out)
         return out * self.scale
+
+    def pays_when(self) -> str:
+        return "an R&D institution moves up to provincial or national level"
 
 
 class MonthlyAllowance(Instrument):
@@ -310,6 +333,9 @@ class MonthlyAllowance(Instrument):
         paid = (since >= 1) & (since <= self.params["years"])   # "自下一年度起, 连续3年"
         return np.where(paid, 12.0 * self.monthly(event.category), 0.0) * self.scale
 
+    def pays_when(self) -> str:
+        return "an eligible firm employs a graduate it hired, from the year after hiring"
+
 
 class RankAward(Instrument):
     """Award per full block of ranking places a zone gains over the previous year.
@@ -325,6 +351,9 @@ class RankAward(Instrument):
     def amount(self, event: Event) -> np.ndarray:
         blocks = np.floor(np.maximum(event.base, 0.0) / self.params["places"])
         return blocks * self.params["amount"] * self.scale
+
+    def pays_when(self) -> str:
+        return f"the zone's national rank rises by at least {self.params['places']:g} places over the year before"
 
 
 INSTRUMENT_TYPES: dict[str, type[Instrument]] = {

@@ -184,3 +184,96 @@ def payment_summary(ledgers: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=[*keys, "recipients", "amount"])
     ledger = pd.concat(ledgers, ignore_index=True)
     return ledger.groupby(keys, sort=True)["amount"].agg(recipients="size", amount="sum").reset_index()
+
+
+INSTRUMENT_STATUS_COLUMNS = ["variant", "instrument", "clause", "status", "paid_mean", "recipients_mean",
+                             "first_year_paid", "reason"]
+#: the one line a run prints (and its manifest records) when no instrument paid anything
+NOTHING_PAID = "no instrument paid in this run"
+
+
+def _trigger_evidence(inst, table: pd.DataFrame, variant: str, years: tuple[int, int]) -> str:
+    """What the indicators show about an instrument's trigger in its active years (or '' if nothing apt)."""
+    part = table[(table["variant"] == variant) & table["year"].between(years[0] - 1, years[1])]
+    if inst.trigger == "rank_improved":
+        rank = part[part["indicator"] == "national_rank"].pivot_table(index="replicate", columns="year",
+                                                                    values="value")
+        if rank.shape[1] < 2:
+            return ""
+        gains = (rank.shift(axis=1) - rank).loc[:, [y for y in rank.columns if y >= years[0]]]
+        best = float(np.nanmax(gains.to_numpy())) if gains.size else np.nan
+        if np.isfinite(best):
+            return (f"the largest yearly gain in any replicate was {best:g} place{'s' if best != 1 else ''} "
+                    f"(rank {rank.iloc[:, 0].median():g} at the start, {rank.iloc[:, -1].median():g} at the end, "
+                    "medians)")
+    if inst.trigger == "hte_certified":
+        flows = part[part["indicator"].isin(["hte_new_certifications", "hte_recertifications"])
+                     & (part["year"] >= years[0])]
+        if not flows.empty:
+            return f"{flows['value'].sum():g} certifications in all replicates together"
+    return ""
+
+
+def instrument_status(variants: dict, payments: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
+    """Per variant (but ``no_policy``) and modelled instrument: whether it paid in the run and, if not, why.
+
+    ``status`` is ``paid``, ``switched off``, ``outside the run's years``, ``pays nothing`` (scale or
+    budget 0) or ``never triggered`` (``reason`` says what it pays for and, where the indicators show
+    it, how far the run was from that: e.g. the largest yearly rank gain against the rank award's
+    5 places). A variant whose region has no instrument the model pays gets one row, status
+    ``none modelled``. ``paid_mean`` and ``recipients_mean`` are totals over the run's years, mean over
+    replicates (万元, recipients counted once per year paid).
+
+    Args:
+        variants: variant name -> :class:`~simulator.runner.Prepared` (as run).
+        payments: the run's payments table (``variant, replicate, year, instrument, payer, recipients, amount``).
+        table: the run's tidy indicator table.
+    """
+    rows = []
+    first_year, last_year = int(table["year"].min()) + 1, int(table["year"].max())
+    for name, prepared in variants.items():
+        if name == NO_POLICY:
+            continue
+        replicates = max(int(table.loc[table["variant"] == name, "replicate"].nunique()), 1)
+        paid = payments[payments["variant"] == name]
+        instruments = prepared.instruments()
+        if not instruments:
+            catalogues = ", ".join(prepared.region.policy_catalogues) or "none"
+            rows.append({"variant": name, "instrument": "", "clause": "", "status": "none modelled",
+                         "paid_mean": 0.0, "recipients_mean": 0.0, "first_year_paid": pd.NA,
+                         "reason": f"the region's policy catalogues ({catalogues}) hold no instrument the model "
+                                   f"pays; `innosim policies --region {prepared.scenario.region}` gives each "
+                                   "instrument's reason"})
+            continue
+        for inst in instruments:
+            mine = paid[paid["instrument"] == inst.id]
+            row = {"variant": name, "instrument": inst.id, "clause": inst.clause,
+                   "paid_mean": float(mine["amount"].sum()) / replicates,
+                   "recipients_mean": float(mine["recipients"].sum()) / replicates,
+                   "first_year_paid": int(mine["year"].min()) if len(mine) else pd.NA}
+            start = max(inst.start_year or first_year, first_year)
+            end = min(inst.end_year or last_year, last_year)
+            if row["paid_mean"] > 0:
+                status, reason = "paid", ""
+            elif not inst.enabled:
+                status, reason = "switched off", "switched off in this variant"
+            elif start > end:
+                status = "outside the run's years"
+                reason = (f"its years ({inst.start_year or '…'}–{inst.end_year or '…'}) do not overlap the run's "
+                          f"{first_year}–{last_year}")
+            elif inst.scale == 0 or inst.budget == 0:
+                status, reason = "pays nothing", "scale 0" if inst.scale == 0 else "annual budget 0"
+            else:
+                status = "never triggered"
+                evidence = _trigger_evidence(inst, table, name, (start, end))
+                reason = (f"it pays when {inst.pays_when()}; that never happened in {start}–{end} in any of "
+                          f"{replicates} replicates" + (f": {evidence}" if evidence else ""))
+            rows.append({**row, "status": status, "reason": reason})
+    out = pd.DataFrame(rows, columns=INSTRUMENT_STATUS_COLUMNS)
+    out["first_year_paid"] = out["first_year_paid"].astype("Int64")
+    return out
+
+
+def nothing_paid(status: pd.DataFrame) -> bool:
+    """Whether no instrument paid anything in any variant of the run."""
+    return not (status["status"] == "paid").any()

@@ -342,6 +342,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
                       "additionality": results.additionality(table, prepared.region),
                       "summary": results.summary(table),
                       "payments": ens.payments,
+                      "instruments": results.instrument_status(variants, ens.payments, table),
                       "failures": ens.failures_frame()}
             draw(summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region, partial, lang))
             _write_tables(partial, table, tables)
@@ -350,6 +351,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
             meta = manifest(prepared, options)
             meta["failed_runs"] = len(ens.failures)
             meta["runs"] = n_runs
+            meta["payments"] = payment_note(tables["instruments"])
             (partial / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
             replace_folder(dest, partial)
         except BaseException:
@@ -359,6 +361,16 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
             raise
     shutil.rmtree(run_dir, ignore_errors=True)   # the finished folder is in place: the checkpoint is done
     return RunOutcome(dest, len(ens.failures), n_runs)
+
+
+def payment_note(status: pd.DataFrame) -> dict:
+    """The manifest's ``payments`` entry: whether any instrument paid, and why each one that did not."""
+    from .results import NOTHING_PAID, nothing_paid
+
+    unpaid = status[status["status"] != "paid"]
+    return {"nothing_paid": nothing_paid(status), "message": NOTHING_PAID if nothing_paid(status) else "",
+            "not_paid": [{k: r[k] for k in ("variant", "instrument", "clause", "status", "reason")}
+                         for r in unpaid.to_dict("records")]}
 
 
 def stderr_echo(enabled: bool = True) -> Callable[[str], None]:

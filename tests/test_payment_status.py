@@ -1,0 +1,51 @@
+"""A run says which instruments paid nothing and why, and "no instrument paid in this run" when none did."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+from simulator.ensemble import run_ensemble
+from simulator.results import NOTHING_PAID, instrument_status
+from simulator.runner import prepare
+from tests.helpers import QIQIHAR, SCENARIOS
+
+
+@pytest.mark.parametrize("region, instrument, status, words", [
+    ("harbin", "", "none modelled", ["hold no instrument the model pays", "innosim policies --region harbin_zone"]),
+    ("baotou", "bt003_2_3_rank_award", "never triggered",
+     ["national rank rises by at least 5 places", "never happened", "largest yearly gain in any replicate"]),
+])
+def test_a_run_in_which_nothing_pays_says_so_and_why(tmp_path, capsys, region, instrument, status, words):
+    """Before: payments.csv empty, cost.png empty panels, not a word. Now printed, in the manifest and a table."""
+    out = tmp_path / region
+    assert main(["run", str(SCENARIOS / f"{region}.yaml"), "--replicates", "2", "--horizon", "2025",
+                 "--out", str(out), "--lang", "en"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{NOTHING_PAID}:" in printed
+    note = json.loads((out / "manifest.json").read_text("utf-8"))["payments"]
+    assert note["nothing_paid"] is True and note["message"] == NOTHING_PAID
+    table = pd.read_csv(out / "instruments.csv", keep_default_na=False)
+    row = table[(table["variant"] == "base") & (table["instrument"] == instrument)].iloc[0]
+    assert row["status"] == status and (table["status"] != "paid").all()
+    for word in words:
+        assert word in row["reason"] and word in printed
+    assert pd.read_csv(out / "payments.csv").empty
+
+
+def test_instrument_status_of_a_run_that_pays():
+    """Qiqihar pays; the talent variant switches the HTE award off, and the table says so."""
+    prepared = prepare(QIQIHAR, replicates=2, horizon=2025)
+    variants = prepared.variants()
+    ens = run_ensemble(variants, 2)
+    status = instrument_status(variants, ens.payments, ens.table).set_index(["variant", "instrument"])
+    assert "no_policy" not in status.index.get_level_values("variant")
+    award = status.loc[("base", "q000_m4_hte_award")]
+    assert award["status"] == "paid" and award["paid_mean"] > 0 and award["first_year_paid"] >= 2023
+    expected = ens.payments.query("variant == 'base' and instrument == 'q000_m4_hte_award'")["amount"].sum() / 2
+    assert award["paid_mean"] == pytest.approx(expected)
+    off = status.loc[("talent_instead_of_awards", "q000_m4_hte_award")]
+    assert off["status"] == "switched off" and off["paid_mean"] == 0
