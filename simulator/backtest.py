@@ -14,7 +14,8 @@
 3. every held-out target is compared with the simulated median, the 80 % (10-90 %) and
    90 % (5-95 %) bands over replicates, and a naive benchmark: the log-linear trend of the
    same series (:func:`simulator.calibration.trend_forecast`: the fitted years' targets
-   plus the earlier years of ``trend_series``);
+   plus the earlier years of ``trend_series``); ``raw_median`` repeats the runs at the raw
+   estimate of every free parameter (identified or not), as the calibration report does;
 4. R&D intensity (R&D / GDP, %) is compared as well when the spec's folder holds
    ``rd_intensity_<spec name>.csv`` (the yearbook series). The fourth economic census
    (2018) revised GDP: yearbook intensities up to 2018 divide R&D by the old GDP, from 2019
@@ -231,7 +232,8 @@ def trend_line(coef: np.ndarray, years, shift_from: int | None = None) -> np.nda
     return np.exp(z)
 
 
-def compare(actual: pd.DataFrame, sims: pd.DataFrame, trend: pd.Series, band_includes: str) -> pd.DataFrame:
+def compare(actual: pd.DataFrame, sims: pd.DataFrame, trend: pd.Series, band_includes: str,
+            raw: pd.DataFrame | None = None) -> pd.DataFrame:
     """The held-out table: one row per point.
 
     Args:
@@ -239,12 +241,13 @@ def compare(actual: pd.DataFrame, sims: pd.DataFrame, trend: pd.Series, band_inc
         sims: simulated values, rows replicates, columns the points' ``id``.
         trend: trend forecast per ``id`` (missing: no trend for that series).
         band_includes: what the bands cover.
+        raw: simulated values at the fit's raw estimate (optional), for ``raw_median``/``raw_error_pct``.
 
     Returns:
         The rows of ``actual`` with ``model_median``, ``model_p10``/``p90`` (80 % band),
         ``model_p5``/``p95`` (90 % band), ``model_error_pct`` = 100 (median / actual - 1),
         ``trend``, ``trend_error_pct`` = 100 (trend / actual - 1), ``inside_80``, ``inside_90``,
-        ``band_includes`` and ``replicates``.
+        ``band_includes`` and ``replicates`` (and ``raw_median``, ``raw_error_pct`` with ``raw``).
     """
     t = actual.copy()
     q = {name: sims.quantile(p) for name, p in (("model_p5", BAND90[0]), ("model_p10", BAND80[0]),
@@ -259,6 +262,9 @@ def compare(actual: pd.DataFrame, sims: pd.DataFrame, trend: pd.Series, band_inc
     t["inside_90"] = (t["actual"] >= t["model_p5"]) & (t["actual"] <= t["model_p95"])
     t["band_includes"] = band_includes
     t["replicates"] = len(sims)
+    if raw is not None:
+        t["raw_median"] = t["id"].map(raw.median())
+        t["raw_error_pct"] = 100.0 * (t["raw_median"] / t["actual"] - 1.0)
     return t
 
 
@@ -276,7 +282,8 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         better = ("" if has.empty else "model" if model_same < trend else "trend" if trend < model_same else "tie")
         rows.append({"series": name, "points": len(g), "model_mape": model, "model_mape_where_trend": model_same,
                      "trend_mape": trend, "better": better, "coverage_80": g["inside_80"].mean(),
-                     "coverage_90": g["inside_90"].mean()})
+                     "coverage_90": g["inside_90"].mean(),
+                     "raw_mape": g["raw_error_pct"].abs().mean() if "raw_error_pct" in g else math.nan})
     return pd.DataFrame(rows)
 
 
@@ -312,7 +319,7 @@ def backtest(path: str | Path, *, small: bool = False, replicates: int | None = 
     targets = problem.targets
     extra = read_trend_series(problem.spec_path.parent / spec.trend_series) if spec.trend_series else None
     forecast = trend_forecast(problem, fit_until, extra)
-    paths, data, trend_rows, actual, sims = [], [], [], [], {}
+    paths, data, trend_rows, actual = [], [], [], []
     for s in held_out_series(problem, fit_until):
         rows = targets[(targets["indicator"] == s.indicator)
                        & (targets["ratio_to"].isna() if s.ratio_to is None else targets["ratio_to"] == s.ratio_to)]
@@ -331,10 +338,12 @@ def backtest(path: str | Path, *, small: bool = False, replicates: int | None = 
         for r in rows[rows["year"] > fit_until].itertuples():
             actual.append({"series": s.key, "id": r.id, "indicator": s.indicator, "year": int(r.year),
                            "ratio_to": s.ratio_to, "basis": "as the target's definition", "actual": r.value})
-            sims[r.id] = [float(v.get(int(r.year), math.nan)) for v in per_rep]
-    note, trend = _intensity(problem, fit_until, records, paths, data, trend_rows, actual, sims)
+    note, trend, anchor = _intensity(problem, fit_until, records, paths, data, trend_rows, actual)
     trend = pd.concat([forecast, trend])
-    table = compare(pd.DataFrame(actual), pd.DataFrame(sims), trend, band_includes)
+    sims = held_out_values(actual, records, fit_until, anchor)
+    # the same runs at the raw estimate (every free parameter, identified or not; no draws)
+    raw = held_out_values(actual, run_paths(problem, [dict(holdout.estimate)] * n), fit_until, anchor)
+    table = compare(pd.DataFrame(actual), pd.DataFrame(sims), trend, band_includes, pd.DataFrame(raw))
     theta = pd.DataFrame(thetas)
     return Backtest(problem, holdout, n, small, b, theta, band_includes, pd.DataFrame(paths),
                     pd.concat(data, ignore_index=True)[["series", "year", "value", "role"]], table,
@@ -342,23 +351,37 @@ def backtest(path: str | Path, *, small: bool = False, replicates: int | None = 
                     pd.DataFrame(columns=["series", "year", "value"]), note, time.perf_counter() - t0)
 
 
+def held_out_values(actual: list[dict], records: list[pd.DataFrame], fit_until: int,
+                    anchor: float | None) -> dict[str, list[float]]:
+    """Every held-out point's simulated value per run (``actual`` rows as built by :func:`backtest`)."""
+    out = {}
+    for a in actual:
+        if a["series"] == INTENSITY:
+            per = [intensity_values(r, fit_until, anchor) for r in records]
+        else:
+            per = [series_values(r, Series(a["indicator"], a["ratio_to"])) for r in records]
+        out[a["id"]] = [float(v.get(a["year"], math.nan)) for v in per]
+    return out
+
+
 def _long(key: str, per_rep: list[pd.Series]) -> list[dict]:
     return [{"series": key, "replicate": k, "year": int(y), "value": float(v)}
             for k, s in enumerate(per_rep) for y, v in s.items()]
 
 
-def _intensity(problem: Problem, fit_until: int, records, paths, data, trend_rows, actual, sims
-               ) -> tuple[str, pd.Series]:
+def _intensity(problem: Problem, fit_until: int, records, paths, data, trend_rows, actual
+               ) -> tuple[str, pd.Series, float | None]:
     """Add R&D intensity to the comparison (in place) if its series is beside the spec; say how."""
     spec = problem.spec
     path = intensity_path(problem)
     if not path.is_file():
-        return f"R&D intensity not compared: no {path.name} beside the spec.", pd.Series(dtype=float)
+        return f"R&D intensity not compared: no {path.name} beside the spec.", pd.Series(dtype=float), None
     pub = read_intensity(path, spec.end_year)
     held = pub[pub["year"] > fit_until]
     if held.empty or fit_until not in set(pub["year"]) or fit_until < POST_CENSUS_FROM:
-        return (f"R&D intensity not compared: {path.name} needs the last fitted year {fit_until} "
-                f"(on the post-census basis, from {POST_CENSUS_FROM}) and held-out years."), pd.Series(dtype=float)
+        why = (f"R&D intensity not compared: {path.name} needs the last fitted year {fit_until} "
+               f"(on the post-census basis, from {POST_CENSUS_FROM}) and held-out years.")
+        return why, pd.Series(dtype=float), None
     anchor = float(pub.loc[pub["year"] == fit_until, "value"].iloc[0])
     per_rep = [intensity_values(r, fit_until, anchor) for r in records]
     key = INTENSITY
@@ -377,7 +400,6 @@ def _intensity(problem: Problem, fit_until: int, records, paths, data, trend_row
         actual.append({"series": key, "id": rid, "indicator": key, "year": int(r.year), "ratio_to": None,
                        "basis": f"post-census GDP; model = published {fit_until} x model ratio to {fit_until}",
                        "actual": float(r.value)})
-        sims[rid] = [float(v.get(int(r.year), math.nan)) for v in per_rep]
         trend[rid] = float(trend_line(coef, [r.year], POST_CENSUS_FROM)[0])
     lo = int(fitted["year"].min())
     note = (f"R&D intensity ({path.name}, yearbook, %): the 2018 economic census revised GDP, so the "
@@ -388,4 +410,4 @@ def _intensity(problem: Problem, fit_until: int, records, paths, data, trend_row
             + ("with a level shift from " + str(POST_CENSUS_FROM) + " (census), so its slope comes from "
                "years on one basis" if shifted else "(one basis)") + ". In the chart the model's "
             f"in-sample values before {POST_CENSUS_FROM} are its own (old basis).")
-    return note, pd.Series(trend, dtype=float)
+    return note, pd.Series(trend, dtype=float), anchor

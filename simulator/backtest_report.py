@@ -85,7 +85,8 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
         for seg in _segments(ins, breaks):
             ax.fill_between(seg.index, seg[BAND80[0]], seg[BAND80[1]], color="#c6dbef", lw=0)
             ax.plot(seg.index, seg[0.5], color=FAN_BLUES[1], lw=1.6)
-        ax.fill_between([], [], [], color="#c6dbef", lw=0, label=lab["fit"])
+        if (ins.index < fit_until).any():
+            ax.fill_between([], [], [], color="#c6dbef", lw=0, label=lab["fit"])
         out = q[q.index >= fit_until]
         for seg in _segments(out, breaks):
             ax.fill_between(seg.index, seg[BAND90[0]], seg[BAND90[1]], color=FAN_BLUES[0], alpha=0.6, lw=0)
@@ -102,7 +103,8 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
         if not hist.empty:
             ax.plot(hist["year"], hist["value"], "o", mfc="white", mec="#555555", ms=5, label=lab["history"])
         ins_d = data[data["role"] == "in_sample"]
-        ax.plot(ins_d["year"], ins_d["value"], "o", color="black", ms=5, label=lab["data"])
+        if not ins_d.empty:
+            ax.plot(ins_d["year"], ins_d["value"], "o", color="black", ms=5, label=lab["data"])
         held = data[data["role"] == "held_out"]
         ax.plot(held["year"], held["value"], "D", color=TARGET_COLOR, ms=7, mec="black", mew=0.6,
                 label=lab["held_out"], zorder=5)
@@ -197,8 +199,9 @@ def report(bt: Backtest, charts: list[str]) -> str:
             _md(bt.summary), "",
             "## Every held-out point", "",
             _md(bt.table[["series", "year", "actual", "model_median", "model_p10", "model_p90", "model_error_pct",
-                          "trend", "trend_error_pct", "inside_80"]]), "",
-            "error % = 100 (model median or trend / actual - 1); inside_80 = actual within the 10-90 % band. "
+                          "trend", "trend_error_pct", "inside_80", "raw_median", "raw_error_pct"]]), "",
+            "error % = 100 (model median or trend / actual - 1); inside_80 = actual within the 10-90 % band; "
+            "raw = the same runs at the raw estimate of every free parameter (identified or not, no draws). "
             "The trend is the log-linear trend of the same series fitted to the data up to "
             f"{h.fit_until} (with the earlier years of `{p.spec.trend_series}`), extrapolated; ratios and series "
             "with fewer than two fitted points have none.", "",

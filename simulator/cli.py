@@ -209,10 +209,13 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {dest} in {bt.seconds:.0f} s: fitted to {bt.fit_until}, {bt.replicates} replicates; "
               f"bands: {bt.band_includes}")
-        print(f"{'series':<28}{'points':>7}{'model MAPE':>12}{'trend MAPE':>12}{'in 80 %':>9}")
+        print(f"{'series':<28}{'points':>7}{'model MAPE':>12}{'trend MAPE':>12}{'in 80 %':>9}{'raw MAPE':>11}")
         for r in bt.summary.itertuples():
             trend = "" if r.trend_mape != r.trend_mape else f"{r.trend_mape:.1f} %"
-            print(f"{r.series:<28}{r.points:>7}{r.model_mape:>10.1f} %{trend:>12}{r.coverage_80:>9.0%}")
+            print(f"{r.series:<28}{r.points:>7}{r.model_mape:>10.1f} %{trend:>12}{r.coverage_80:>9.0%}"
+                  f"{r.raw_mape:>9.1f} %")
+        print("MAPE = mean absolute % error of the median (model at the used values: prior where not identified; "
+              "raw: every free parameter at its raw estimate) and of the log-linear trend")
         if args.small:
             print("small budget: for tests only")
     return 0

@@ -79,6 +79,7 @@ def test_errors_and_trend_follow_from_the_written_columns_and_inputs(pseudo):
     has = t["trend"].notna()
     np.testing.assert_allclose(t.loc[has, "trend_error_pct"], 100 * (t.loc[has, "trend"] / t.loc[has, "actual"] - 1))
     assert (t["inside_80"] == ((t["actual"] >= t["model_p10"]) & (t["actual"] <= t["model_p90"]))).all()
+    np.testing.assert_allclose(t["raw_error_pct"], 100 * (t["raw_median"] / t["actual"] - 1))
     # the median and band edges are those of the written replicate paths
     paths = pd.read_csv(out / "paths.csv")
     for r in t.itertuples():
