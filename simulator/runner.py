@@ -231,14 +231,58 @@ def input_files(prepared: Prepared) -> list[Path]:
     return files
 
 
+#: the repository this package runs from (its scenarios/, calibration/): input paths are recorded relative to it
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def input_key(path: Path) -> str:
+    """How a run records an input file: relative to the repository root (POSIX separators) when the file
+    is inside it, so the folder reruns from any working directory and from another clone; else absolute."""
+    full = Path(path).resolve()
+    try:
+        return full.relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return str(full)
+
+
+def _project_of(folder: Path) -> Path | None:
+    """The innosim repository a folder lies in (the nearest parent with pyproject.toml and scenarios/)."""
+    for parent in [folder.resolve(), *folder.resolve().parents]:
+        if (parent / "pyproject.toml").is_file() and (parent / "scenarios").is_dir():
+            return parent
+    return None
+
+
+def resolve_input(key: str, digest: str | None, manifest_path: Path, recorded_root: str | None) -> Path | None:
+    """The file a manifest's input ``key`` names: itself if absolute; else the first of the repository this
+    package runs from, the repository the output folder lies in, the repository recorded at run time and
+    the working directory (manifests before paths were recorded relative kept them as typed) where the
+    file exists, with ``digest`` when given. ``None`` when no candidate has it."""
+    path = Path(key)
+    if path.is_absolute():
+        candidates = [path]
+    else:
+        roots = [PROJECT_ROOT, _project_of(manifest_path.parent), Path(recorded_root) if recorded_root else None,
+                 Path.cwd()]
+        candidates = [root / path for root in roots if root is not None]
+    existing = [c for c in candidates if c.is_file()]
+    for candidate in existing:
+        if digest is None or _sha256(candidate) == digest:
+            return candidate
+    return None
+
+
 def manifest(prepared: Prepared, options: dict) -> dict:
     """Everything needed to regenerate a run: inputs (with hashes), options, parameters, seed, versions."""
     files = input_files(prepared)
     return {
         "tool": "innosim",
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "scenario_file": str(prepared.scenario_path),
+        "scenario_file": input_key(prepared.scenario_path),
         "scenario_sha256": _sha256(prepared.scenario_path),
+        "repository_root": str(PROJECT_ROOT),
+        "paths": "relative to the repository root (repository_root at run time; innosim rerun looks in the "
+                 "repository it runs from and the one the folder lies in), absolute when outside it",
         "options": options,
         "scenario": prepared.scenario.model_dump(mode="json"),
         "variants": list(prepared.variants()),
@@ -247,7 +291,7 @@ def manifest(prepared: Prepared, options: dict) -> dict:
         "replicate_seeds": "numpy SeedSequence(entropy=seed, spawn_key=(replicate,)), the same for every variant",
         "horizon": prepared.scenario.horizon,
         "base_year": prepared.region.base_year,
-        "input_sha256": {str(p): _sha256(p) for p in files},
+        "input_sha256": {input_key(p): _sha256(p) for p in files},
         "parameters": prepared.params.to_dict(),
         "uncertainty": ("replicates: stochastic (random streams) and parameter (calibrated draws per replicate of "
                         + ", ".join(calibrated_draw(prepared.scenario.seed, 0)) + ")"
@@ -388,8 +432,8 @@ def run_fingerprint(prepared: Prepared, options: dict) -> dict:
     package = Path(__file__).parent
     for file in sorted([*package.glob("*.py"), *package.glob("data/*.yaml")]):
         code.update(file.name.encode() + b"\0" + file.read_bytes())
-    return {"scenario_file": str(prepared.scenario_path),
-            "input_sha256": {str(p): _sha256(p) for p in files},
+    return {"scenario_file": input_key(prepared.scenario_path),
+            "input_sha256": {input_key(p): _sha256(p) for p in files},
             "seed": prepared.scenario.seed, "replicates": prepared.scenario.replicates,
             "horizon": prepared.scenario.horizon, "variants": list(prepared.variants()),
             "code_sha256": code.hexdigest(), "versions": versions()}
@@ -527,13 +571,20 @@ def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> t
         raise InputError(folder, "", f"a {meta.get('analysis_kind', 'sensitivity or optimiser')} folder, not a "
                          "scenario run; regenerate it with the command in its manifest",
                          allowed=meta.get("command", "an innosim run output folder"))
+    root = meta.get("repository_root")
     for file, digest in meta["input_sha256"].items():
-        if not Path(file).is_file() or _sha256(Path(file)) != digest:
+        if resolve_input(file, digest, path, root) is None:
             raise InputError(file, "", "input changed or missing since the run; cannot reproduce it",
-                             allowed=f"the file with SHA-256 {digest[:12]}…")
+                             allowed=f"the file with SHA-256 {digest[:12]}… (looked in {PROJECT_ROOT}"
+                                     + ("" if Path(file).is_absolute() else ", the folder's repository and "
+                                        "the working directory") + ")")
+    scenario = resolve_input(meta["scenario_file"], meta.get("scenario_sha256"), path, root)
+    if scenario is None:
+        raise InputError(meta["scenario_file"], "", "scenario changed or missing since the run; cannot reproduce it",
+                         allowed="the scenario file the run used")
     opts = meta["options"]
     dest = Path(out) if out else folder.with_name(folder.name + "-rerun")
-    dest = write_run(meta["scenario_file"], out=dest, seed=opts["seed"], replicates=opts["replicates"],
+    dest = write_run(scenario, out=dest, seed=opts["seed"], replicates=opts["replicates"],
                      horizon=opts["horizon"], lang=opts["lang"], jobs=jobs).folder
     differ = [f for f in REPRODUCIBLE if (folder / f).is_file()   # (folders older than failures.csv lack it)
               and (not (dest / f).is_file() or (folder / f).read_bytes() != (dest / f).read_bytes())]
