@@ -8,10 +8,13 @@ exit status 2, and nothing written (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
+from concurrent.futures.process import BrokenProcessPool
 
-from .errors import InputError
+from .errors import EnvironmentFaultError, InputError, os_fault
 from .runner import RunFailedError
 
 #: exit status of a run that finished but in which some replicates failed (see failures.csv)
@@ -315,28 +318,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received: handled like Ctrl-C (workers stopped, finished replicates kept), exit status 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM (kill, a batch system's time limit) stops the run as Ctrl-C does: local workers are
+    # terminated, a Dask client closes, saved replicates stay for --resume. Without this handler
+    # Python dies at once and the workers run on as orphans.
+    main_thread = threading.current_thread() is threading.main_thread()   # (signals: main thread only)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
+        if getattr(args, "jobs", None) is not None:
+            from .ensemble import usable_jobs
+            from .runner import stderr_echo
+
+            args.jobs = usable_jobs(args.jobs, stderr_echo(not getattr(args, "quiet", False)))
         return args.func(args)
-    except InputError as exc:
+    except (InputError, EnvironmentFaultError) as exc:
         if args.debug:
             raise
         print(f"innosim: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:   # a fault of the machine not met where it is handled: still one line
+        if args.debug:
+            raise
+        print(f"innosim: error: {os_fault(exc)}", file=sys.stderr)
+        return 2
+    except BrokenProcessPool:   # a worker killed from outside (the OOM killer, kill -9 of a worker)
+        if args.debug:
+            raise
+        saved = (" Replicates that finished are saved: the same command with --resume continues from them."
+                 if args.command == "run" else "")
+        print("innosim: error: a worker process died unexpectedly (killed by the system, e.g. out of memory); "
+              f"no result folder was written.{saved}", file=sys.stderr)
         return 2
     except RunFailedError as exc:
         if args.debug:
             raise
         print(f"innosim: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         if args.command == "run":
-            print("innosim: interrupted; no result folder was written. Replicates that finished are saved: "
+            print(f"innosim: {what}; no result folder was written. Replicates that finished are saved: "
                   "the same command with --resume continues from them", file=sys.stderr)
         else:
-            print("innosim: interrupted; nothing was written", file=sys.stderr)
-        return 130
+            print(f"innosim: {what}; nothing was written", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import math
+import os
 import re
+import stat
 import types
+import unicodedata
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -67,8 +71,24 @@ def _bad(problem: str, *, at: Sequence[object] = (), value: object = None, allow
                                                         "value": value, "allowed": allowed})
 
 
+#: largest baseline or target figure accepted (in the indicator's unit: 亿元, 家, %, ...); the largest real
+#: one is a few thousand 亿元, so a bigger number is a typo, and 1e308 would overflow the model's sums
+MAX_FIGURE = 1e9
+#: largest factor a scenario may scale an instrument's amounts by (an assumption: 1000 x a written
+#: amount is far beyond any policy variant; larger factors only overflow the payments)
+MAX_SCALE = 1_000
+#: largest annual budget or amount in a scenario or catalogue (万元: 1e10 万元 = 1e14 元, beyond any
+#: regional budget)
+MAX_AMOUNT = 1e10
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: a name that stands for a file of a scenarios folder (regions/<name>.yaml, policies/<name>.yaml): no
+#: folder separators and no leading dot, so it cannot point outside the scenarios tree ("../../etc/x")
+FILE_STEM = r"^[^/\\.\x00-\x1f][^/\\\x00-\x1f]*$"
 
 
 # ------------------------------------------------------------------ region file
@@ -82,6 +102,9 @@ class Figure(Strict):
     def _finite(cls, v: float) -> float:
         if not math.isfinite(v):
             raise ValueError("must be a finite number")
+        if abs(v) > MAX_FIGURE:   # e.g. 1e308: the model's sums would overflow to infinity
+            raise _bad(f"beyond any regional figure (more than {MAX_FIGURE:g} in its unit)", value=v,
+                       allowed=f"a number up to {MAX_FIGURE:g}")
         return v
 
 
@@ -271,6 +294,15 @@ class Region(Strict):
     institutes: InstituteGroup
     ranking: Ranking | None = None
 
+    @field_validator("policy_catalogues")
+    @classmethod
+    def _catalogue_names(cls, v: list[str]) -> list[str]:
+        for i, name in enumerate(v):
+            if not re.fullmatch(FILE_STEM, name):   # "../../x" would read a file outside the scenarios tree
+                raise _bad("must name a file in the policies folder (no folders, no '..')", at=(i,), value=name,
+                           allowed="a catalogue name such as 000_qiqihar")
+        return v
+
     @field_validator("baseline")
     @classmethod
     def _baseline_complete(cls, v: dict[str, Figure]) -> dict[str, Figure]:
@@ -284,6 +316,9 @@ class Region(Strict):
             if unit == "%" and fig.value > 100:
                 raise _bad("a percentage must not exceed 100", at=(key, "value"), value=fig.value,
                            allowed="0 to 100 (%)")
+            if key == "rd_intensity" and fig.value >= 100:   # R&D spending at or above GDP: no economy
+                raise _bad("R&D spending cannot reach GDP (R&D intensity >= 100 %)", at=(key, "value"),
+                           value=fig.value, allowed="below 100 (% of GDP)")
             if unit in _COUNT_UNITS and fig.value != int(fig.value):
                 raise _bad("a count must be a whole number", at=(key, "value"), value=fig.value,
                            allowed=f"a whole number ({unit})")
@@ -316,6 +351,9 @@ class Region(Strict):
             if INDICATORS[t.indicator].unit == "%" and t.value > 100:
                 raise _bad("a percentage must not exceed 100", at=("targets", i, "value"), value=t.value,
                            allowed="0 to 100 (%)")
+            if t.indicator == "rd_intensity" and t.value >= 100:   # unreachable by construction
+                raise _bad("R&D spending cannot reach GDP, so this target is unreachable", at=("targets", i, "value"),
+                           value=t.value, allowed="below 100 (% of GDP)")
         return self
 
     def pop(self, key: str) -> Any:
@@ -369,16 +407,23 @@ class InstrumentSpec(Strict):
                         raise _bad("must be a number", at=at, value=x,
                                    allowed=f"a non-negative number ({amount_unit(key)}); words only for "
                                            + ", ".join(TEXT_PARAMS))
-                elif x < 0:
-                    raise _bad("must be a non-negative amount", at=at, value=x,
-                               allowed=f">= 0 ({amount_unit(key)})")
+                elif not 0 <= x <= MAX_AMOUNT:
+                    raise _bad("must be a non-negative amount" if x < 0 else f"must not exceed {MAX_AMOUNT:g}",
+                               at=at, value=x, allowed=f"0 to {MAX_AMOUNT:g} ({amount_unit(key)})")
         return v
 
     @model_validator(mode="after")
     def _reason_when_not_modelled(self) -> InstrumentSpec:
         if not self.modelled and not self.not_modelled_because:
             raise ValueError(f"{self.id}: not_modelled_because is required when modelled is false")
+        _years_in_order(self.start_year, self.end_year)
         return self
+
+
+def _years_in_order(start: int | None, end: int | None) -> None:
+    """An instrument ending before it starts would never pay: refused (the end year is named)."""
+    if start is not None and end is not None and end < start:
+        raise _bad("ends before it starts", at=("end_year",), value=end, allowed=f">= start_year ({start})")
 
 
 class Catalogue(Strict):
@@ -412,8 +457,8 @@ class InstrumentSetting(Strict):
     """
 
     enabled: bool = True
-    scale: float = Field(default=1.0, ge=0)
-    budget: float | None = Field(default=None, ge=0, json_schema_extra={"unit": "万元 a year"})
+    scale: float = Field(default=1.0, ge=0, le=MAX_SCALE)
+    budget: float | None = Field(default=None, ge=0, le=MAX_AMOUNT, json_schema_extra={"unit": "万元 a year"})
     start_year: int | None = YEAR
     end_year: int | None = YEAR
     params: dict[str, float] = {}
@@ -422,10 +467,16 @@ class InstrumentSetting(Strict):
     @classmethod
     def _non_negative(cls, v: dict[str, float]) -> dict[str, float]:
         for key, value in v.items():
-            if not math.isfinite(value) or value < 0:
-                raise _bad("must be a non-negative amount", at=(key,), value=value,
-                           allowed=f">= 0 ({amount_unit(key)})")
+            if not math.isfinite(value) or not 0 <= value <= MAX_AMOUNT:
+                raise _bad("must be a non-negative amount" if not value > MAX_AMOUNT
+                           else f"must not exceed {MAX_AMOUNT:g}", at=(key,), value=value,
+                           allowed=f"0 to {MAX_AMOUNT:g} ({amount_unit(key)})")
         return v
+
+    @model_validator(mode="after")
+    def _years(self) -> InstrumentSetting:
+        _years_in_order(self.start_year, self.end_year)
+        return self
 
 
 NO_POLICY = "no_policy"
@@ -463,6 +514,14 @@ class Scenario(Strict):
     parameter_uncertainty: bool = False
     variants: dict[str, Variant] = {}
 
+    @field_validator("region")
+    @classmethod
+    def _region_name(cls, v: str) -> str:
+        if not re.fullmatch(FILE_STEM, v):   # "../../x" would read a file outside the scenarios tree
+            raise _bad("must name a file in the regions folder (no folders, no '..')", value=v,
+                       allowed="a region name such as qiqihar_zone")
+        return v
+
     @field_validator("variants")
     @classmethod
     def _variant_names(cls, v: dict[str, Variant]) -> dict[str, Variant]:
@@ -474,16 +533,52 @@ class Scenario(Strict):
             if not name.replace("_", "").replace("-", "").isalnum():
                 raise _bad(f"variant name {name!r} must be letters, digits, '_' or '-'", at=(name,),
                            allowed="letters, digits, '_' or '-'")
+        seen: dict[str, str] = {"base": "base", NO_POLICY: NO_POLICY}
+        for name in v:
+            # names that differ only by case, width or look-alike compatibility characters
+            # ('ｂａｓｅ', 'Ｈigh', 'ﬁscal' vs 'fiscal') would be two columns a reader cannot tell apart
+            key = unicodedata.normalize("NFKC", name).casefold()
+            if key in seen and seen[key] != name:
+                raise _bad(f"variant name {name!r} differs from {seen[key]!r} only by case or look-alike "
+                           "characters", at=(name,), allowed="names that read differently")
+            seen[key] = name
         return v
 
 
 # ------------------------------------------------------------------- loading
-def read_text(path: Path, what: str = "a UTF-8 text file") -> str:
-    """A file's text; a missing file, an unreadable one or bytes that are not UTF-8 become InputError."""
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an input file ("is a directory", "file not found", a symbolic-link
+    loop, a link to nothing, a device or pipe), or None when it is a regular file."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "", "file not found", allowed=f"an existing file ({what})")
     try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a loop of symbolic links (the link points back to itself; ls -l shows where)"
+        if path.is_symlink():
+            return f"a symbolic link to a missing file ({os.readlink(path)})"
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "file not found"
+        return f"cannot read the file ({exc.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    if not stat.S_ISREG(mode):   # a pipe or a device would block or never end
+        return "not a regular file (a pipe, socket or device)"
+    return None
+
+
+def read_text(path: Path, what: str = "a UTF-8 text file", limit: int | None = None) -> str:
+    """A file's text; a missing file, a folder, an unreadable one, one larger than ``limit`` bytes or bytes
+    that are not UTF-8 become InputError."""
+    path = Path(path)
+    problem = file_problem(path)
+    if problem:
+        raise InputError(path, "", problem, allowed=f"an existing file ({what})")
+    try:
+        size = path.stat().st_size
+        if limit is not None and size > limit:
+            raise InputError(path, "", f"too large to be an input file ({size:,} bytes)".replace(",", " "),
+                             allowed=f"{what} of at most {limit:,} bytes".replace(",", " "))
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(path, "", f"cannot read the file ({exc.strerror})", allowed=what) from None
@@ -503,7 +598,7 @@ def load_yaml(path: Path) -> Any:
     """
     path = Path(path)
     forget_lines(path)
-    data, where = parse_yaml(read_text(path, "a UTF-8 YAML file"), path)
+    data, where = parse_yaml(read_text(path, "a UTF-8 YAML file", MAX_YAML_BYTES), path)
     register_lines(path, where)
     return data
 
@@ -512,11 +607,15 @@ def parse_yaml(text: str, path: object = "<input>") -> tuple[Any, Where]:
     """YAML text -> (data, where every entry is written). Raises InputError (see :func:`load_yaml`)."""
     loader = None
     try:
+        if len(text) > MAX_YAML_BYTES:
+            raise InputError(path, "", f"too large to be an input file ({len(text)} characters)",
+                             allowed=f"a YAML file of at most {MAX_YAML_BYTES} characters")
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
             raise InputError(path, "", "the file is empty (or holds only comments)",
                              allowed="a YAML mapping of keys to values", line=1)
+        _check_expansion(node, path)
         where = _index(loader, node, path, (), set(), {})
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
@@ -541,6 +640,48 @@ def parse_yaml(text: str, path: object = "<input>") -> tuple[Any, Where]:
         if loader is not None:
             loader.dispose()
     return data, where
+
+
+#: largest YAML input (the largest shipped file is ~25 kB)
+MAX_YAML_BYTES = 2_000_000
+#: most entries a YAML file may hold once its aliases are expanded, and most alias uses: an "alias
+#: bomb" (anchors of anchors: a few lines that expand to billions of entries) is refused before it is
+#: built (the largest shipped file holds ~3 000 entries and a handful of aliases)
+MAX_YAML_NODES = 200_000
+MAX_YAML_ALIASES = 1_000
+
+
+def _check_expansion(root: yaml.Node, path: object) -> None:
+    """Refuse a document whose aliases expand it beyond :data:`MAX_YAML_NODES` entries or that uses more
+    than :data:`MAX_YAML_ALIASES` aliases. Counts with a memo per node, so the check itself is linear in
+    the text, not in the expansion."""
+    sizes: dict[int, int] = {}
+    aliases = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:                         # post-order without recursion (deep nesting is refused elsewhere)
+        node, done = stack.pop()
+        if id(node) in sizes and not done:
+            aliases += 1                 # a node met again is an alias use
+            if aliases > MAX_YAML_ALIASES:
+                raise InputError(path, "", f"more than {MAX_YAML_ALIASES} alias uses (*name); refused as a "
+                                 "possible alias bomb", allowed=f"at most {MAX_YAML_ALIASES} aliases")
+            continue
+        if isinstance(node, yaml.MappingNode):
+            kids = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            kids = list(node.value)
+        else:
+            kids = []
+        if not done:
+            sizes[id(node)] = 0          # being counted: a recursive alias adds nothing
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids)
+            continue
+        sizes[id(node)] = 1 + sum(sizes.get(id(k), 0) for k in kids)
+        if sizes[id(node)] > MAX_YAML_NODES:
+            raise InputError(path, "", f"its aliases (*name) expand it to more than {MAX_YAML_NODES} entries; "
+                             "refused as a possible alias bomb", allowed=f"at most {MAX_YAML_NODES} entries "
+                             "once aliases are expanded", line=node.start_mark.line + 1)
 
 
 _MERGE = "tag:yaml.org,2002:merge"

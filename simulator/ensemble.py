@@ -19,12 +19,14 @@ import ast
 import multiprocessing
 import os
 import pickle
+import signal
+import socket
 import sys
 import tokenize
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -32,7 +34,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .errors import InputError
+from .errors import EnvironmentFaultError, InputError
 from .indicators import INDICATORS
 from .model import RegionModel
 from .parameters import Parameters
@@ -326,7 +328,8 @@ def local_pool(jobs: int) -> Iterator[Executor | None]:
     if jobs <= 1 or not spawn_is_safe(jobs):
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_start, initargs=(os.getpid(),))
     try:
         yield pool
     except BaseException:
@@ -340,6 +343,76 @@ def local_pool(jobs: int) -> Iterator[Executor | None]:
             proc.join(timeout=10)
         raise
     pool.shutdown(wait=True)
+
+
+def _worker_start(parent: int) -> None:
+    """Start of a local worker: it stops when its parent does, however the parent ends.
+
+    The parent terminates its workers when it is interrupted or fails (:func:`local_pool`), but a
+    parent killed outright (``kill -9``, the OOM killer) cannot; on Linux the kernel then sends the
+    worker SIGTERM (``PR_SET_PDEATHSIG``), so no worker runs on as an orphan.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)   # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:   # the parent died before the line above took effect
+        os._exit(1)
+
+
+def usable_jobs(jobs: int, echo=None) -> int:
+    """``--jobs`` checked: at least 1 (else InputError); more than the CPUs this process may use is
+    clamped to them, with a note through ``echo`` (extra processes would only compete for the same
+    cores; results do not depend on the number of jobs)."""
+    cpus = available_cpus()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise InputError("--jobs", "jobs", "must be a whole number of at least 1", value=jobs,
+                         allowed=f"1 to {cpus} (the CPUs available here)")
+    if jobs > cpus:
+        if echo is not None:
+            echo(f"--jobs {jobs} is more than the {cpus} CPUs available here; using {cpus} "
+                 "(the results are the same whatever --jobs)")
+        return cpus
+    return jobs
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one, e.g. in a container)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def check_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Refuse an unusable ``--scheduler`` before anything runs: distributed not installed, an address
+    that is not ``tcp://host:port``, or no scheduler answering there within ``timeout`` seconds
+    (:class:`~simulator.errors.EnvironmentFaultError`; the Dask client would otherwise retry for a long time
+    and end in a traceback)."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise EnvironmentFaultError("--scheduler", "the Dask back-end is not installed",
+                               'pip install -e ".[dask]", or run without --scheduler (local processes)') from None
+    scheme, _, rest = address.partition("://")
+    if scheme == "inproc" and rest:   # a scheduler in this process (tests, notebooks): nothing to reach
+        return
+    host, _, port = rest.rpartition(":")
+    if scheme not in ("tcp", "tls", "ws", "wss") or not host or not port.isdigit():
+        raise InputError("--scheduler", "scheduler", "not a Dask scheduler address", value=address,
+                         allowed="tcp://host:port, e.g. tcp://127.0.0.1:8786 (or tls://, ws://, wss://)")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise EnvironmentFaultError(address, f"no Dask scheduler answers there ({reason})",
+                               "start one (dask scheduler) or check --scheduler; without --scheduler the run "
+                               "uses local processes") from None
 
 
 def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: str | None = None,
@@ -368,13 +441,16 @@ def run_ensemble(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
     bar = tqdm(total=replicates, initial=replicates - len(todo), disable=not progress, unit="replicate",
                desc="ensemble")
     parts = list(saved)
-    try:
-        for part in _execute([(variants, chunk) for chunk in chunks], workers, scheduler, bar, pool=pool):
-            if checkpoint is not None:
-                save_chunk(checkpoint, part)
-            parts.append(part)
-    finally:
-        bar.close()
+    # closing(): an error here (a full disk saving a chunk) or an interrupt stops the workers or the Dask
+    # client at once, not whenever the generator is garbage-collected
+    with closing(_execute([(variants, chunk) for chunk in chunks], workers, scheduler, bar, pool=pool)) as results:
+        try:
+            for part in results:
+                if checkpoint is not None:
+                    save_chunk(checkpoint, part)
+                parts.append(part)
+        finally:
+            bar.close()
     return _collect([p for p in parts if p.replicates[0] < replicates], list(variants))
 
 
@@ -384,11 +460,15 @@ def save_chunk(folder: str | Path, part: ChunkResult) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"chunk_{part.replicates[0]:06d}_{part.replicates[-1]:06d}.pkl"
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as fh:
-        pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:   # a full disk or a file-size limit: no part-written chunk is left behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -439,7 +519,8 @@ def run_variants(variants: dict, replicates: int, *, jobs: int = 1, scheduler: s
     tasks = [({n: variants[n] for n in names[i:i + size]}, reps) for i in range(0, len(names), size)]
     bar = tqdm(total=len(names) * replicates, disable=not progress, unit="run", desc="runs")
     try:
-        parts = list(_execute(tasks, workers, scheduler, bar, weight=lambda task: len(task[0]) * len(task[1])))
+        with closing(_execute(tasks, workers, scheduler, bar, weight=lambda task: len(task[0]) * len(task[1]))) as res:
+            parts = list(res)
     finally:
         bar.close()
     result = _collect(parts, names)

@@ -11,6 +11,7 @@ the line.
 from __future__ import annotations
 
 import difflib
+import errno
 import math
 import re
 from collections import OrderedDict
@@ -48,7 +49,7 @@ class InputError(Exception):
 
     def __init__(self, file: object, field: str, problem: str, *, value: object = None,
                  allowed: str | None = None, line: int | None = None) -> None:
-        self.file = str(file) if file is not None else "<input>"
+        self.file = visible(str(file)) if file is not None else "<input>"
         self.field = field
         self.problem = problem
         self.value = value
@@ -58,7 +59,7 @@ class InputError(Exception):
         if self.line is not None:
             head += f"line {self.line}: "
         if field or self.line is None:
-            head += f"{field or '(top level)'}: "
+            head += f"{visible(field) if field else '(top level)'}: "
         parts = [head + problem]
         if value is not None:
             parts.append(f"got {_short(value)}")
@@ -74,15 +75,72 @@ def _rebuild(file: str, field: str, problem: str, value: object, allowed: str | 
     return InputError(file, field, problem, value=value, allowed=allowed, line=line)
 
 
+def visible(text: str) -> str:
+    """``text`` with invisible and control characters escaped (``seed\\u200b``), so a key that looks
+    right but holds a zero-width space or a control character shows what is wrong with it."""
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+                   for c in str(text))
+
+
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= MAX_VALUE_CHARS else text[:MAX_VALUE_CHARS - 1] + "…"
 
 
 def closest(name: str, choices: Iterable[str]) -> str:
-    """Return ' (did you mean X?)' for the closest valid name, or ''."""
-    match = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
+    """Return ' (did you mean X?)' for the closest valid name, or '' (also when ``name`` is itself valid:
+    the problem is then elsewhere, and "did you mean 'x'" for 'x' would mislead)."""
+    options = [str(c) for c in choices]
+    if str(name) in options:
+        return ""
+    match = difflib.get_close_matches(str(name), options, n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+# ------------------------------------------------------------------ faults of the machine
+class EnvironmentFaultError(Exception):
+    """The machine or its environment stopped a run: a folder that cannot be written, a full disk,
+    a file-size limit, a read-only file system, an unreachable scheduler, another run holding
+    the output folder. Not bad input, but reported the same way: one line naming the path and
+    what to do (the CLI prints it and exits with status 2).
+    """
+
+    def __init__(self, path: object, problem: str, advice: str) -> None:
+        self.path = visible(str(path))
+        self.problem = problem
+        self.advice = advice
+        super().__init__(" ".join(f"{self.path}: {problem}; {advice}".split()))
+
+    def __reduce__(self):
+        return (EnvironmentFaultError, (self.path, self.problem, self.advice))
+
+
+#: what an OSError means for a user, by errno: (problem, what to do)
+_OS_ADVICE = {
+    errno.EACCES: ("permission denied", "choose a folder you may write (--out DIR) or change its permissions"),
+    errno.EPERM: ("operation not permitted", "choose a folder you may write (--out DIR) or change its permissions"),
+    errno.EROFS: ("the file system is read-only", "choose --out on a writable file system"),
+    errno.ENOSPC: ("no space left on the device", "free some space (or choose --out on another disk)"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space (or choose --out on another disk)"),
+    errno.EFBIG: ("file too large for the file-size limit (ulimit -f)",
+                  "raise the limit (ulimit -f unlimited) or write elsewhere"),
+    errno.ENOTDIR: ("a part of this path is a file, not a folder", "choose --out inside a folder"),
+    errno.EISDIR: ("is a directory", "give a file, not a folder"),
+    errno.ELOOP: ("a loop of symbolic links", "fix the link (ls -l shows where it points)"),
+    errno.ENAMETOOLONG: ("the path is too long", "choose a shorter --out"),
+    errno.EEXIST: ("exists and is a file, not a folder", "choose another --out"),
+}
+
+
+def os_fault(exc: OSError, path: object = None, resume_hint: str = "") -> EnvironmentFaultError:
+    """The :class:`EnvironmentFaultError` for an ``OSError`` (the path it names, else ``path``), with what to do;
+    ``resume_hint`` is added (e.g. "12 of 24 replicates are saved: ... --resume continues")."""
+    where = exc.filename if exc.filename is not None else path
+    problem, advice = _OS_ADVICE.get(exc.errno, (exc.strerror or type(exc).__name__,
+                                                 "check the path and the disk, then run again"))
+    if resume_hint:
+        advice = f"{advice}; {resume_hint}"
+    return EnvironmentFaultError(where if where is not None else "<output>", problem, advice)
 
 
 # ------------------------------------------------------------------ where fields are written
@@ -258,5 +316,5 @@ def _convert(number: float, written: str, unit: str | None) -> float | None:
     return None
 
 
-__all__ = ["NULL", "InputError", "Where", "closest", "forget_lines", "line_of", "lines_of", "number_with_unit",
-           "register_lines", "unit_problem"]
+__all__ = ["NULL", "EnvironmentFaultError", "InputError", "Where", "closest", "forget_lines", "line_of", "lines_of",
+           "number_with_unit", "os_fault", "register_lines", "unit_problem", "visible"]

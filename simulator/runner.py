@@ -15,6 +15,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
@@ -26,9 +27,20 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .config import NO_POLICY, Region, Scenario, apply_options, load_catalogue, load_region, load_scenario, validate
-from .ensemble import local_pool, run_ensemble, saved_replicates
-from .errors import InputError, closest
+from .config import (
+    NO_POLICY,
+    Region,
+    Scenario,
+    apply_options,
+    file_problem,
+    load_catalogue,
+    load_region,
+    load_scenario,
+    validate,
+)
+from .ensemble import check_scheduler, local_pool, run_ensemble, saved_replicates
+from .errors import InputError, closest, os_fault
+from .locks import output_lock
 from .model import RegionModel
 from .parameters import Parameters, calibrated_draw, calibrated_path
 from .policies import Instrument, build_instrument
@@ -151,7 +163,11 @@ def prepare(path: str | Path, *, seed: int | None = None, replicates: int | None
                                  "such as the repository's scenarios/")
     regions_dir = library / "regions"
     region_path = regions_dir / f"{scenario.region}.yaml"
-    if not region_path.is_file():
+    problem = file_problem(region_path)
+    if problem and problem != "file not found":   # a folder, a symlink loop, a broken link: say so
+        raise InputError(path, "region", f"the region file {region_path} is unreadable: {problem}",
+                         value=scenario.region, allowed=f"a region file in {regions_dir}")
+    if problem:
         available = sorted(p.stem for p in regions_dir.glob("*.yaml") if not p.name.startswith("_"))   # (data notes)
         raise InputError(path, "region", f"unknown region {scenario.region!r}" + closest(scenario.region, available),
                          allowed=", ".join(available) or f"a file in {regions_dir}")
@@ -159,12 +175,27 @@ def prepare(path: str | Path, *, seed: int | None = None, replicates: int | None
     if scenario.horizon < region.base_year:
         raise InputError(path, "horizon", "must not precede the region's base year", value=scenario.horizon,
                          allowed=f">= {region.base_year}")
+    _check_years(scenario, path, horizon)
     params = Parameters.defaults().with_overrides(scenario.parameters, str(path))
     prepared = Prepared(scenario, path, region, region_path, params,
                         tuple(library / "policies" / f"{c}.yaml" for c in region.policy_catalogues))
     prepared.instruments()   # validate the catalogues and the scenario's policy settings now
     prepared.variants()      # ... and every variant's
     return prepared
+
+
+def _check_years(scenario: Scenario, path: Path, horizon_option: int | None) -> None:
+    """An instrument setting (of the scenario or a variant) that starts after the horizon would never pay:
+    refused, naming the setting (and --horizon when the horizon came from it)."""
+    where = "--horizon" if horizon_option is not None else "horizon"
+    settings = [(f"policies.{k}", v) for k, v in scenario.policies.items()]
+    settings += [(f"variants.{n}.policies.{k}", v) for n, var in scenario.variants.items()
+                 for k, v in var.policies.items()]
+    for field, setting in settings:
+        if setting.start_year is not None and setting.start_year > scenario.horizon:
+            raise InputError(path, f"{field}.start_year", f"starts after the run's last year ({where} "
+                             f"{scenario.horizon}), so it would never pay", value=setting.start_year,
+                             allowed=f"<= {scenario.horizon}, or a later {where}")
 
 
 def run_scenario(path: str | Path, *, seed: int | None = None, replicates: int | None = None,
@@ -338,14 +369,47 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
       replicate, seed, year, error, parameters) and left out of the tables; the others finish.
       If every replicate fails, :class:`RunFailedError` is raised and nothing is written.
     """
+    if resume and force:
+        raise InputError("--resume", "resume", "cannot be combined with --force (--force discards the "
+                         "interrupted run that --resume would continue)", allowed="one of --resume, --force")
+    prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
+    if scheduler:
+        check_scheduler(scheduler)
+    requested = Path(out) if out is not None else Path("outputs") / prepared.scenario.name
+    options = {"seed": seed, "replicates": replicates, "horizon": horizon, "lang": lang}
+    state: dict = {}
+    try:   # one lock per output folder: a second run into it at the same time is refused
+        with ExitStack() as locks:
+            locks.enter_context(output_lock(requested))
+            return _write_locked(prepared, requested, options, state, locks, lang=lang, jobs=jobs,
+                                 scheduler=scheduler, progress=progress, force=force, resume=resume)
+    except OSError as exc:   # the disk, the file system or permissions: one line, the saved replicates kept
+        raise os_fault(exc, requested, _resume_hint(state.get("run_dir"), prepared)) from None
+
+
+def _resume_hint(run_dir: Path | None, prepared: Prepared) -> str:
+    """What to run next after a fault, when some replicates are saved."""
+    done = len(saved_replicates(run_dir / "chunks")) if run_dir is not None else 0
+    if not done:
+        if run_dir is not None:   # nothing worth resuming: the next plain run must not be refused beside it
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return "nothing was written"
+    return (f"{done} of {prepared.scenario.replicates} replicates are saved in {run_dir}: the same command "
+            "with --resume continues from them; no result folder was written")
+
+
+def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dict, locks: ExitStack, *, lang: str,
+                  jobs: int, scheduler: str | None, progress: bool, force: bool, resume: bool) -> RunOutcome:
+    """:func:`write_run` once ``requested`` is locked (``state`` gets the checkpoint folder; the lock of the
+    folder actually written, if another, joins ``locks``)."""
     from . import results
     from .plots import indicator_chart_tasks, summary_chart_tasks
 
-    prepared = prepare(path, seed=seed, replicates=replicates, horizon=horizon)
-    requested = Path(out) if out is not None else Path("outputs") / prepared.scenario.name
-    options = {"seed": seed, "replicates": replicates, "horizon": horizon, "lang": lang}
     fingerprint = run_fingerprint(prepared, options)
     dest, run_dir = _destination(requested, fingerprint, force=force, resume=resume, echo=stderr_echo(progress))
+    if dest != requested:   # <folder>-2 may be another run's --out
+        locks.enter_context(output_lock(dest))
+    state["run_dir"] = run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     info = run_dir / "run.json"
     if not info.is_file():
@@ -456,9 +520,8 @@ def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: boo
             if saved is None:
                 continue
             if saved["fingerprint"] != fingerprint:
-                diff = next(k for k in fingerprint if saved["fingerprint"].get(k) != fingerprint[k])
-                raise InputError(run_dir, "--resume", f"the interrupted run there differs in {diff!r} (an input, "
-                                 "option or the code changed), so its replicates cannot be reused",
+                raise InputError(run_dir, "--resume", f"{_what_changed(saved['fingerprint'], fingerprint)} since "
+                                 "the interrupted run there, so its replicates cannot be reused",
                                  allowed="the same scenario, files and options; or run without --resume "
                                          "(--force starts it over)")
             done = len(saved_replicates(run_dir / "chunks"))
@@ -476,6 +539,25 @@ def _destination(requested: Path, fingerprint: dict, *, force: bool, resume: boo
                              "replicates saved)", allowed="--resume to continue it, or --force to start over")
         shutil.rmtree(run_dir)
     return dest, run_dir
+
+
+def _what_changed(old: dict, new: dict) -> str:
+    """The first difference between two run fingerprints, in words naming the file, option or package."""
+    for key, value in new.items():
+        before = old.get(key)
+        if before == value:
+            continue
+        if key == "input_sha256" and isinstance(before, dict):
+            changed = sorted(f for f in set(before) | set(value) if before.get(f) != value.get(f))
+            return f"the input file {', '.join(changed)} changed"
+        if key == "code_sha256":
+            return "the innosim code changed"
+        if key == "versions" and isinstance(before, dict):
+            changed = sorted(p for p in set(before) | set(value) if before.get(p) != value.get(p))
+            return "package versions changed (" + ", ".join(f"{p} {before.get(p)} -> {value.get(p)}"
+                                                           for p in changed) + ")"
+        return f"{key} changed ({before!r} -> {value!r})"
+    return "the fingerprint changed"
 
 
 def output_folder(requested: str | Path, force: bool = False, echo=None) -> Path:
@@ -510,8 +592,12 @@ def _read_run(run_dir: Path) -> dict | None:
 
 def _atomic_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, "utf-8")
+        os.replace(tmp, path)
+    except BaseException:   # e.g. a full disk: no part-written file is left
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _write_tables(folder: Path, table: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:
@@ -539,10 +625,55 @@ def replace_folder(dest: Path, tmp: Path) -> None:
         old = dest.with_name(f".{dest.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         dest.rename(old)
-        tmp.rename(dest)
+        try:
+            tmp.rename(dest)
+        except BaseException:   # the earlier output goes back where it was
+            old.rename(dest)
+            raise
         shutil.rmtree(old, ignore_errors=True)
     else:
         tmp.rename(dest)
+
+
+#: what rerun reads from a manifest: field -> (check, what is allowed)
+_MANIFEST_FIELDS = {
+    "scenario_file": (lambda v: isinstance(v, str) and bool(v), "the scenario file's path (text)"),
+    "input_sha256": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(d, str)
+                                                            for k, d in v.items()),
+                     "a mapping of file paths to SHA-256 digests"),
+    "options": (lambda v: isinstance(v, dict), "a mapping with seed, replicates, horizon and lang"),
+    "options.seed": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer or null"),
+    "options.replicates": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+                           "an integer or null"),
+    "options.horizon": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+                        "an integer or null"),
+    "options.lang": (lambda v: v in ("zh", "en"), "zh or en"),
+}
+
+
+#: fields rerun reads when present (null or absent: not used)
+_MANIFEST_OPTIONAL = {
+    "repository_root": (lambda v: isinstance(v, str), "the repository's path (text) or null"),
+    "scenario_sha256": (lambda v: isinstance(v, str), "the scenario's SHA-256 digest (text)"),
+}
+
+
+def _check_manifest(meta: dict, path: Path) -> None:
+    """Refuse a manifest whose fields rerun needs are missing or of the wrong type (one line naming
+    manifest.json and the field, instead of a KeyError later)."""
+    for field, (ok, allowed) in _MANIFEST_OPTIONAL.items():
+        if meta.get(field) is not None and not ok(meta[field]):
+            raise InputError(path, field, "wrong type or value in the manifest", value=meta[field], allowed=allowed)
+    for field, (ok, allowed) in _MANIFEST_FIELDS.items():
+        parent, _, key = field.rpartition(".")
+        holder = meta.get(parent) if parent else meta
+        if not isinstance(holder, dict):
+            continue   # reported for the parent
+        if key not in holder:
+            raise InputError(path, field, "missing from the manifest; it was not written by innosim run (or was "
+                             "edited)", allowed=allowed)
+        if not ok(holder[key]):
+            raise InputError(path, field, "wrong type or value in the manifest", value=holder[key], allowed=allowed)
 
 
 #: files of an output folder that must be identical when the run is repeated
@@ -571,6 +702,7 @@ def rerun(folder: str | Path, out: str | Path | None = None, jobs: int = 1) -> t
         raise InputError(folder, "", f"a {meta.get('analysis_kind', 'sensitivity or optimiser')} folder, not a "
                          "scenario run; regenerate it with the command in its manifest",
                          allowed=meta.get("command", "an innosim run output folder"))
+    _check_manifest(meta, path)
     root = meta.get("repository_root")
     for file, digest in meta["input_sha256"].items():
         if resolve_input(file, digest, path, root) is None:

@@ -101,7 +101,7 @@ CASES = [
          "{enabled: true, scael: 1.0}\n  q000_m4_tech", "run",
          ("policies.q000_m4_hte_award.scael", "did you mean 'scale'"), "scael"),
     Case("scenario-negative-scale", S, "scale: 1.0}\n  q000_m4_tech", "scale: -1.0}\n  q000_m4_tech", "run",
-         ("policies.q000_m4_hte_award.scale", "must be >= 0", "-1.0", "allowed: >= 0"), "scale: -1.0"),
+         ("policies.q000_m4_hte_award.scale", "must be >= 0", "-1.0", "allowed: from 0 to 1000"), "scale: -1.0"),
     Case("scenario-wrong-type", S, "replicates: 50", "replicates: many", "run",
          ("replicates", "wrong type", "'many'", "an integer"), "replicates: many"),
     Case("scenario-out-of-range", S, "replicates: 50", "replicates: 0", "run",
