@@ -44,6 +44,7 @@ from .locks import output_lock
 from .model import RegionModel
 from .parameters import Parameters, calibrated_draw, calibrated_path
 from .policies import Instrument, build_instrument
+from .workbook import write_workbook
 
 MANIFEST = "manifest.json"
 
@@ -460,6 +461,8 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
             meta["failed_runs"] = len(ens.failures)
             meta["runs"] = n_runs
             meta["payments"] = payment_note(tables["instruments"])
+            write_workbook(partial / "results.xlsx", tables, prepared, meta,
+                           table.groupby("variant")["replicate"].nunique().to_dict())
             (partial / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
             replace_folder(dest, partial)
         except BaseException:
@@ -601,7 +604,7 @@ def _atomic_text(path: Path, text: str) -> None:
 
 
 def _write_tables(folder: Path, table: pd.DataFrame, tables: dict[str, pd.DataFrame]) -> None:
-    """indicators.csv/.parquet, the result tables as CSV, and the planners' workbook.
+    """indicators.csv/.parquet and the result tables as CSV (the planners' workbook: :mod:`simulator.workbook`).
 
     The indicator table (a million rows for 1 000 replicates) is written by pyarrow, ten times
     faster than pandas; its strings are variant and indicator names (letters, digits, ``_``,
@@ -614,9 +617,6 @@ def _write_tables(folder: Path, table: pd.DataFrame, tables: dict[str, pd.DataFr
     pq.write_table(arrow, folder / "indicators.parquet")
     for name, frame in tables.items():
         frame.to_csv(folder / f"{name}.csv", index=False)
-    with pd.ExcelWriter(folder / "results.xlsx") as xlsx:
-        for name in ("targets", "additionality", "summary"):
-            tables[name].to_excel(xlsx, sheet_name=name, index=False)
 
 
 def replace_folder(dest: Path, tmp: Path) -> None:

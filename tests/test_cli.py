@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
+from simulator.workbook import SHEETS
 from tests.helpers import QIQIHAR, SCENARIOS
 
 
@@ -61,7 +62,7 @@ def test_run_writes_indicators_manifest_and_charts(tmp_path):
     add = pd.read_csv(out / "additionality.csv")
     assert set(add.outcome) == {"hte_count", "rd_intensity", "gdp"}
     assert set(add.variant) == {"base", "double_hte_award", "talent_instead_of_awards"}
-    assert set(pd.ExcelFile(out / "results.xlsx").sheet_names) == {"targets", "additionality", "summary"}
+    assert pd.ExcelFile(out / "results.xlsx").sheet_names == list(SHEETS)
     assert not list(tmp_path.glob(".*partial"))
 
 
