@@ -70,7 +70,11 @@ def _print_targets(dest) -> None:
         probs = "".join(f"{b.loc[i, 'probability_met']:>{widths[v]}.0%}" for v, b in blocks.items())
         print(f"{r.indicator:<{label}}{year:>6}{target:>9}{median:>{len(median_head) + 2}}{probs}")
         if isinstance(r.source, str) and r.source and r.indicator != "all_targets":
-            print(f"    source: {r.source}")
+            base_met = r.get("met_in_base_year")
+            flag = ("  [met already in the base year, before any simulated year (by construction of the "
+                    "base): not an achievement of the plan]"
+                    if base_met is True or str(base_met) == "True" else "")
+            print(f"    source: {r.source}{flag}")
     print(f"columns per variant: probability that the target is met in its year; median = the {first} "
           "variant's median in the target year")
 

@@ -37,6 +37,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import NULL, InputError, Where, closest, forget_lines, line_of, register_lines, unit_problem
 from .indicators import INDICATORS
+from .targets import FLOW_INDICATORS, PROPERTIES, series_key, unit_of
 
 REQUIRED_BASELINE = ("gdp", "revenue", "hightech_output_share", "rd_intensity", "hte_count",
                      "tech_contract_value", "national_incubators", "national_rd_institutions",
@@ -109,14 +110,38 @@ class Figure(Strict):
 
 
 class Target(Figure):
-    indicator: str
+    """A quantified target of a plan: a value the series of ``kind`` must reach in ``year``.
+
+    Kinds (:mod:`simulator.targets`): ``level`` (default; the indicator in the year),
+    ``growth`` (% over the year before, or over ``base_year``), ``flow`` (new in the year:
+    a per-year indicator, or firms with an event property of ``where``), ``cumulative``
+    (a flow summed from ``from_year`` to the year), ``share`` (% of firms, or of the firms
+    ``among``, having every property of ``where``), ``count_where`` (firms having every
+    property of ``where``). ``growth`` measures an indicator or the count of firms ``where``.
+    """
+
+    kind: Literal["level", "growth", "flow", "cumulative", "share", "count_where"] = "level"
+    indicator: str | None = None
+    where: list[str] = []
+    among: list[str] = []
+    base_year: int | None = None
+    from_year: int | None = None
     year: int
 
     @field_validator("indicator")
     @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in INDICATORS:
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None and v not in INDICATORS:
             raise ValueError(f"unknown indicator{closest(v, INDICATORS)}")
+        return v
+
+    @field_validator("where", "among")
+    @classmethod
+    def _properties(cls, v: list[str]) -> list[str]:
+        for i, name in enumerate(v):
+            if name not in PROPERTIES:
+                raise _bad(f"unknown firm property {name!r}{closest(name, PROPERTIES)}", at=(i,), value=name,
+                           allowed=", ".join(PROPERTIES))
         return v
 
     @field_validator("value")
@@ -125,6 +150,47 @@ class Target(Figure):
         if v < 0:
             raise ValueError("a target must be >= 0")
         return v
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Target:
+        k, ind, where = self.kind, self.indicator, self.where
+        needs_where = k in ("share", "count_where")
+        if needs_where and (ind is not None or not where):
+            raise _bad(f"a {k} target counts firms: give 'where' (firm properties), not 'indicator'",
+                       at=("where",), value=ind or NULL, allowed=", ".join(PROPERTIES))
+        if not needs_where and (ind is None) == (not where):
+            raise _bad(f"a {k} target needs exactly one of 'indicator' and 'where'", at=("indicator",),
+                       value=ind or NULL, allowed="an indicator, or where: [firm properties]")
+        if k == "level" and where:
+            raise _bad("a level target names an indicator; use kind count_where or share for firms with "
+                       "properties", at=("where",), value=where, allowed="kind: count_where")
+        if k in ("flow", "cumulative"):
+            if ind is not None and ind not in FLOW_INDICATORS:
+                flows = sorted(n for n in FLOW_INDICATORS if n in INDICATORS)
+                raise _bad(f"a {k} target needs a yearly flow", at=("indicator",), value=ind,
+                           allowed=", ".join(flows) + ", or where: [an event property]")
+            if where and not any(PROPERTIES[p].event for p in where):
+                raise _bad(f"a {k} target on firms needs an event property (true in the year it happened)",
+                           at=("where",), value=where,
+                           allowed=", ".join(n for n, p in PROPERTIES.items() if p.event))
+        if self.among and k != "share":
+            raise _bad("'among' belongs to share targets", at=("among",), value=self.among, allowed="kind: share")
+        if self.base_year is not None and (k != "growth" or self.base_year >= self.year):
+            raise _bad("base_year belongs to a growth target and falls before its year", at=("base_year",),
+                       value=self.base_year, allowed=f"a year before {self.year}, with kind: growth")
+        if (self.from_year is None) == (k == "cumulative") or (self.from_year or 0) > self.year:
+            raise _bad("a cumulative target (and only it) needs from_year, the first year summed, not after its year",
+                       at=("from_year",), value=NULL if self.from_year is None else self.from_year,
+                       allowed=f"a year up to {self.year}, with kind: cumulative")
+        unit = unit_of(self.key, INDICATORS)
+        if k != "level" and self.unit != unit:
+            raise _bad(f"the unit of this {k} target is {unit!r}", at=("unit",), value=self.unit, allowed=unit)
+        return self
+
+    @property
+    def key(self) -> str:
+        """The series the target measures: the ``indicator`` column of indicators.csv and targets.csv."""
+        return series_key(self.kind, self.indicator, self.where, self.among, self.base_year, self.from_year)
 
 
 class Assumption(Strict):
@@ -348,7 +414,12 @@ class Region(Strict):
             if not self.base_year < t.year <= 2100:
                 raise _bad("a target year must fall after the base year", at=("targets", i, "year"), value=t.year,
                            allowed=f"{self.base_year + 1} to 2100")
-            if INDICATORS[t.indicator].unit == "%" and t.value > 100:
+            for field in ("base_year", "from_year"):
+                first = getattr(t, field)
+                if first is not None and first < self.base_year:
+                    raise _bad(f"{field} must not fall before the region's base year", at=("targets", i, field),
+                               value=first, allowed=f"{self.base_year} to {t.year}")
+            if t.kind in ("level", "share") and INDICATORS[t.key].unit == "%" and t.value > 100:
                 raise _bad("a percentage must not exceed 100", at=("targets", i, "value"), value=t.value,
                            allowed="0 to 100 (%)")
             if t.indicator == "rd_intensity" and t.value >= 100:   # unreachable by construction

@@ -35,7 +35,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .errors import EnvironmentFaultError, InputError
-from .indicators import INDICATORS
 from .model import RegionModel
 from .parameters import Parameters
 
@@ -118,8 +117,10 @@ def run_chunk(variants: dict, replicates: list[int]) -> ChunkResult:
                 continue
             finally:
                 model.release()
-            names = [n for n in INDICATORS if n in model.records[0]]
-            values = np.array([[rec[n] for n in names] for rec in model.records], dtype=float)
+            # the indicators in their order, then target series (simulator/targets.py); a growth has no value
+            # in the base year (no year before), which stays NaN
+            names = list(dict.fromkeys(n for rec in model.records for n in rec if n != "year"))
+            values = np.array([[rec.get(n, np.nan) for n in names] for rec in model.records], dtype=float)
             years = np.array([rec["year"] for rec in model.records], dtype=np.int64)
             blocks[variant].append((k, values, years, names))
             pays.extend((variant, k, *row) for row in model.government.payment_totals())

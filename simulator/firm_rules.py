@@ -325,8 +325,11 @@ def designate_zjtx(model: RegionModel, rng: np.random.Generator) -> None:
     sme = f.employees <= 1000
     newly = ~f.zjtx & sme & rd_ok & (f.revenue >= p.zjtx_min_revenue) & (u1 < p.zjtx_designation_prob)
     f.zjtx |= newly
-    f.little_giant |= (f.zjtx & ~f.little_giant & rd_ok & (f.revenue >= p.little_giant_min_revenue)
-                       & (u2 < p.little_giant_prob))
+    giant = (f.zjtx & ~f.little_giant & rd_ok & (f.revenue >= p.little_giant_min_revenue)
+             & (u2 < p.little_giant_prob))
+    f.little_giant |= giant
+    f.zjtx_year[newly] = model.year              # listing years: the flows of 001 二.2 (simulator/targets.py)
+    f.little_giant_year[giant] = model.year
 
 
 def accumulate_knowledge(model: RegionModel, rng: np.random.Generator) -> None:

@@ -69,6 +69,10 @@ FIELDS: dict[str, Field] = {
                           "kept through the 3 paid years)", True),
     "grad_retained": Field(np.float64, 0.0, "persons", "induced graduates still employed after their 3 paid years "
                            "(leave at graduate_exit_rate a year)"),
+    # listing years, for the plans' "新培育专精特新/小巨人 N 家" flows (001 二.2); firms listed before the base
+    # year keep -1 (the region files give stocks, not listing years)
+    "zjtx_year": Field(np.int16, -1, "year", "year listed as provincial 专精特新 (-1 before the base year or never)"),
+    "little_giant_year": Field(np.int16, -1, "year", "year listed as little giant (-1 before the base year or never)"),
 }
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .guards import check_indicators
+from .targets import derived_values, higher_is_better, known, label, parse, unit_of
 
 if TYPE_CHECKING:
     from .model import RegionModel
@@ -119,6 +120,44 @@ def zjtx_count(model: RegionModel) -> float:
     return float((model.firms.zjtx | model.firms.little_giant).sum())
 
 
+def hightech_manufacturing_value_added(model: RegionModel) -> float:
+    """规模以上高技术制造业增加值, 亿元: value added x high-tech share of industrial 规上 firms.
+
+    The high-tech part of a firm's value added is taken in proportion to its high-tech share of revenue
+    (the model has no product-level split of value added)."""
+    f = model.firms
+    mask = model.sector_industrial[f.sector].astype(bool) & (f.revenue >= model.params.above_scale_revenue)
+    return float(np.dot(f.value_added[mask], f.hightech_share[mask])) / WAN_PER_YI
+
+
+def tech_contract_gdp_share(model: RegionModel) -> float:
+    """Seller-side technology contracts ÷ GDP, % (004 三.3 技术合同成交额占GDP比重)."""
+    return 100.0 * tech_contract_value(model) / gdp(model)
+
+
+def results_converted(model: RegionModel) -> float:
+    """Research results converted this year (转化科技成果), 项: firms that bought a result from a university or
+    institute this year (a transfer or licence contract, one per buying firm) plus institute spin-offs founded
+    this year (a firm founded on an institute's result).
+
+    Assumption: the plans count transfers, licences and firms founded on a result as conversions; the model
+    has no other channel by which a result reaches a firm."""
+    f = model.firms
+    return float((f.tech_purchase > 0).sum() + ((f.origin == 2) & (f.age == 0)).sum())
+
+
+def rd_institutions_provincial_plus(model: RegionModel) -> float:
+    """R&D institutions at provincial (autonomous-region) level or above, or new-type R&D institutions of any
+    level (003 (五) 自治区级及以上科技创新平台或新型研发机构); universities excluded."""
+    return float(sum(1 for i in model.institutes if i.kind != "university"
+                     and (i.level in ("provincial", "national") or i.kind == "new_type_rd_institution")))
+
+
+def new_type_rd_institutions(model: RegionModel) -> float:
+    """New-type R&D institutions (新型研发机构) of every level."""
+    return float(sum(1 for i in model.institutes if i.kind == "new_type_rd_institution"))
+
+
 def hte_new_certifications(model: RegionModel) -> float:
     """First HTE certifications granted this year."""
     return float(model.year_stats.get("hte_first", 0))
@@ -139,6 +178,10 @@ def subsidy_paid(model: RegionModel) -> float:
     return model.government.paid_in(model.year)
 
 
+def _derived(model: RegionModel) -> float:
+    raise TypeError("a target series is computed by simulator.targets.derived_values, not on its own")
+
+
 @dataclass(frozen=True)
 class Indicator:
     """An indicator's function, unit, labels, and whether a target is met from above or below."""
@@ -150,7 +193,28 @@ class Indicator:
     higher_is_better: bool = True
 
 
-INDICATORS: dict[str, Indicator] = {
+class IndicatorTable(dict):
+    """The named indicators. Looking up a target's series key of another kind (``growth:gdp``,
+    ``share:hte_or_tech_sme``, :mod:`simulator.targets`) gives its unit and labels too, so tables and charts
+    treat every target like a level target; iterating gives the named indicators only."""
+
+    def __missing__(self, key: str) -> Indicator:
+        if not isinstance(key, str) or parse(key) is None or not known(key, self):
+            raise KeyError(key)
+        return Indicator(_derived, unit_of(key, self), label(key, self, "zh"), label(key, self, "en"),
+                         higher_is_better(key, self))
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key) -> bool:
+        return self.get(key) is not None
+
+
+INDICATORS: IndicatorTable = IndicatorTable({
     "gdp": Indicator(gdp, "亿元", "地区生产总值", "GDP"),
     "revenue": Indicator(revenue, "亿元", "营业收入", "Operating revenue"),
     "rd_intensity": Indicator(rd_intensity, "%", "R&D经费投入强度(占GDP)", "R&D intensity (share of GDP)"),
@@ -176,15 +240,27 @@ INDICATORS: dict[str, Indicator] = {
     "above_scale_count": Indicator(above_scale_count, "家", "规上企业", "Firms above designated size"),
     "incubator_tenants": Indicator(incubator_tenants, "家", "在孵企业", "Incubator tenants"),
     "zjtx_count": Indicator(zjtx_count, "家", "专精特新企业", "专精特新 firms"),
+    "hightech_manufacturing_value_added": Indicator(hightech_manufacturing_value_added, "亿元",
+                                                    "规上高技术制造业增加值",
+                                                    "High-tech manufacturing value added (above size)"),
+    "tech_contract_gdp_share": Indicator(tech_contract_gdp_share, "%", "技术合同成交额占GDP比重",
+                                         "Technology contracts, share of GDP"),
+    "results_converted": Indicator(results_converted, "项", "转化科技成果", "Research results converted"),
+    "rd_institutions_provincial_plus": Indicator(rd_institutions_provincial_plus, "个",
+                                                 "省级及以上研发机构和新型研发机构",
+                                                 "Provincial-or-higher and new-type R&D institutions"),
+    "new_type_rd_institutions": Indicator(new_type_rd_institutions, "个", "新型研发机构",
+                                          "New-type R&D institutions"),
     "hte_new_certifications": Indicator(hte_new_certifications, "家", "首次认定高企",
                                         "First HTE certifications"),
     "hte_recertifications": Indicator(hte_recertifications, "家", "重新认定高企", "HTE re-certifications"),
-}
+})
 
 
 def compute_all(model: RegionModel) -> dict[str, float]:
     """Every indicator that applies to the model, for its current year."""
     values = {name: ind.func(model) for name, ind in INDICATORS.items()}
     values = {name: value for name, value in values.items() if value is not None}
+    values.update(derived_values(model, values))   # the region's growth, flow, share, ... target series
     check_indicators(model.year, values)   # NumericalError (a FloatingPointError) naming year and indicator
     return values

@@ -394,14 +394,13 @@ def _dims(spec: OptimiseSpec, prepared, path: Path) -> list[Dim]:
 
 
 def _goals(spec: OptimiseSpec, region, path: Path) -> list[Goal]:
-    plan = {t.indicator: t for t in region.targets}
+    plan = {t.key: t for t in region.targets}   # t.key: the series of a target of any kind
     if spec.targets == "all":
         chosen = list(region.targets)
         if not chosen:
             raise InputError(path, "targets", "the region sets no target; name your own",
                              allowed="a list of {indicator, year, value}")
-        return [Goal(t.indicator, t.year, t.value, INDICATORS[t.indicator].higher_is_better, t.source)
-                for t in chosen]
+        return [Goal(t.key, t.year, t.value, INDICATORS[t.key].higher_is_better, t.source) for t in chosen]
     goals = []
     for i, t in enumerate(spec.targets):
         if isinstance(t, str):
@@ -409,7 +408,7 @@ def _goals(spec: OptimiseSpec, region, path: Path) -> list[Goal]:
                 raise InputError(path, f"targets.{i}", f"the region has no target on {t!r}" + closest(t, plan),
                                  allowed=", ".join(plan) + " (or {indicator, year, value})")
             p = plan[t]
-            goals.append(Goal(p.indicator, p.year, p.value, INDICATORS[p.indicator].higher_is_better, p.source))
+            goals.append(Goal(p.key, p.year, p.value, INDICATORS[p.key].higher_is_better, p.source))
         else:
             if not region.base_year < t.year <= 2100:
                 raise InputError(path, f"targets.{i}.year", "must fall after the region's base year", value=t.year,

@@ -44,6 +44,7 @@ from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator
 
 from .config import Region  # noqa: E402
 from .indicators import INDICATORS  # noqa: E402
+from .targets import slug  # noqa: E402
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei")
@@ -332,7 +333,11 @@ def _finish_axes(ax, indicator: str, lang: str) -> None:
         ax.set_ylim(max(hi, lo + 1.0), max(0.0, lo - 0.1 * max(hi - lo, 1.0)))
     else:
         ax.set_ylabel(_unit_axis(unit, lang))
-        ax.set_ylim(0, hi * 1.08 if hi > 0 else 1.0)
+        # 0 at the bottom, unless the series goes below it (a growth rate can: simulator/targets.py)
+        bottom = min(0.0, lo) if indicator.startswith("growth") else 0.0
+        ax.set_ylim(bottom, hi * 1.08 if hi > 0 else 1.0)
+        if bottom < 0:
+            ax.axhline(0.0, color="#444444", lw=0.8, zorder=1)
     ax.set_xlabel(lab["year"])
     ax.grid(alpha=0.3, lw=0.6)
     ax.xaxis.get_major_locator().set_params(integer=True)
@@ -345,7 +350,7 @@ def _draw_targets(ax, region: Region, indicator: str, lang: str, color: str) -> 
     places the labels once the layout is final.
     """
     lab = _labels(lang)
-    targets = sorted((t for t in region.targets if t.indicator == indicator), key=lambda t: (t.year, t.value))
+    targets = sorted((t for t in region.targets if t.key == indicator), key=lambda t: (t.year, t.value))
     for i, t in enumerate(targets):
         ax.plot([t.year], [t.value], marker="*", color=color, ms=15, mec="white", mew=0.6, ls="none", zorder=5,
                 label=lab["target"] if i == 0 else None)
@@ -739,11 +744,11 @@ def indicator_chart_tasks(table: pd.DataFrame, region: Region, out_dir: str | Pa
     # split once: filtering a million-row table per chart costs more than drawing it
     by_indicator = {name: rows for name, rows in table.groupby("indicator", sort=False, observed=True)}
     tasks: list[ChartTask] = []
-    for name in dict.fromkeys(t.indicator for t in region.targets):
+    for name in dict.fromkeys(t.key for t in region.targets):   # t.key: the series of any kind
         if name in by_indicator:
             rows = by_indicator[name]
-            tasks.append((fan_chart, (rows, region, name, out / f"fan_{name}", lang)))
-            tasks.append((variants_chart, (rows, region, name, out / f"variants_{name}", lang)))
+            tasks.append((fan_chart, (rows, region, name, out / f"fan_{slug(name)}", lang)))
+            tasks.append((variants_chart, (rows, region, name, out / f"variants_{slug(name)}", lang)))
     return tasks
 
 
@@ -784,5 +789,5 @@ def plot_indicator(table: pd.DataFrame, region: Region, indicator: str, path: Pa
 
 def plot_targets(table: pd.DataFrame, region: Region, out_dir: Path, lang: str = "zh") -> list[Path]:
     """One PNG per indicator that has a target in the region file."""
-    targeted = dict.fromkeys(t.indicator for t in region.targets)
-    return [plot_indicator(table, region, name, Path(out_dir) / f"{name}.png", lang) for name in targeted]
+    targeted = dict.fromkeys(t.key for t in region.targets)
+    return [plot_indicator(table, region, name, Path(out_dir) / f"{slug(name)}.png", lang) for name in targeted]

@@ -18,8 +18,8 @@ QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
 #: outcomes whose additionality against no_policy is reported, with the unit of one "extra"
 OUTCOMES = {"hte_count": "家", "rd_intensity": "percentage points", "gdp": "亿元"}
 #: columns of the targets table, in order (also the header of an empty table: a region without targets)
-TARGET_COLUMNS = ("variant", "indicator", "target_year", "target_value", "unit", "source", "probability_met",
-                  "median_first_year", "median", "p05", "p95", "replicates")
+TARGET_COLUMNS = ("variant", "indicator", "kind", "target_year", "target_value", "unit", "source", "probability_met",
+                  "met_in_base_year", "median_first_year", "median", "p05", "p95", "replicates")
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -52,26 +52,32 @@ def targets(table: pd.DataFrame, region: Region) -> pd.DataFrame:
         replicates = wide.index
         joint = np.ones(len(replicates), dtype=bool)
         for t in region.targets:
-            if (t.indicator, t.year) not in wide.columns:
+            key = t.key                  # the series of a target of any kind (simulator/targets.py)
+            if (key, t.year) not in wide.columns:
                 continue
-            v = wide[(t.indicator, t.year)].to_numpy()
-            met = _met(v, t.indicator, t.value)
+            v = wide[(key, t.year)].to_numpy()
+            met = _met(v, key, t.value)
             joint &= met
-            series = wide[t.indicator]
+            series = wide[key]
             years = np.array(series.columns)
-            reached = _met(series.to_numpy(), t.indicator, t.value)
+            reached = _met(series.to_numpy(), key, t.value)
+            # met before anything was simulated: by construction of the base year (e.g. a county built as a
+            # scaled copy of its city), not an achievement of the plan
+            at_base = series[region.base_year].to_numpy() if region.base_year in series.columns else np.array([])
+            met_at_base = bool(at_base.size) and bool(_met(at_base, key, t.value).all())
             first = np.where(reached.any(axis=1), years[np.argmax(reached, axis=1)], np.inf)
             median_first = float(np.quantile(first, 0.5, method="inverted_cdf"))
-            rows.append({"variant": variant, "indicator": t.indicator, "target_year": t.year,
+            rows.append({"variant": variant, "indicator": key, "kind": t.kind, "target_year": t.year,
                          "target_value": t.value, "unit": t.unit, "source": t.source,
-                         "probability_met": float(met.mean()),
+                         "probability_met": float(met.mean()), "met_in_base_year": met_at_base,
                          "median_first_year": median_first if np.isfinite(median_first) else np.nan,
                          "median": float(np.median(v)), "p05": float(np.quantile(v, 0.05)),
                          "p95": float(np.quantile(v, 0.95)), "replicates": len(v)})
         if region.targets:
             rows.append({"variant": variant, "indicator": "all_targets", "target_year": np.nan,
                          "target_value": np.nan, "unit": "", "source": "every target above in its year",
-                         "probability_met": float(joint.mean()), "median_first_year": np.nan, "median": np.nan,
+                         "probability_met": float(joint.mean()), "met_in_base_year": np.nan,
+                         "median_first_year": np.nan, "median": np.nan,
                          "p05": np.nan, "p95": np.nan, "replicates": len(replicates)})
     out = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))   # headers even when the region has no target
     out["median_first_year"] = out["median_first_year"].astype("Int64")

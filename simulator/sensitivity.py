@@ -48,6 +48,7 @@ from .config import load_yaml
 from .errors import InputError, closest, unit_problem
 from .indicators import INDICATORS
 from .parameters import calibrated_document, calibrated_path, parameter_specs
+from .targets import slug
 
 METHODS = ("morris", "sobol")
 #: parameter kinds that are uncertain (national rules are fixed by law)
@@ -323,6 +324,11 @@ def point(prepared, factors: list[Factor], x: np.ndarray):
     return prepared._with(policies, params)
 
 
+def _key(target) -> str:
+    """The series a target measures (``key`` for a region target of any kind, the indicator for a goal)."""
+    return getattr(target, "key", None) or target.indicator
+
+
 def point_outputs(table: pd.DataFrame, region, targets: list | None = None) -> pd.DataFrame:
     """Outputs of every variant (one row each, in order of appearance) from its replicates.
 
@@ -332,18 +338,19 @@ def point_outputs(table: pd.DataFrame, region, targets: list | None = None) -> p
     """
     targets = region.targets if targets is None else targets
     years = sorted({t.year for t in targets})
-    sub = table[table["year"].isin(years) & table["indicator"].isin({t.indicator for t in targets})]
+    sub = table[table["year"].isin(years) & table["indicator"].isin({_key(t) for t in targets})]
     wide = sub.pivot_table(index=["variant", "replicate"], columns=["indicator", "year"], values="value",
                            sort=False)
     variants = list(dict.fromkeys(table["variant"]))
     out = pd.DataFrame(index=pd.Index(variants, name="variant"))
     joint = None
     for t in targets:
-        v = wide[(t.indicator, t.year)]
-        met = (v >= t.value) if INDICATORS[t.indicator].higher_is_better else (v <= t.value)
+        v = wide[(_key(t), t.year)]
+        met = (v >= t.value) if INDICATORS[_key(t)].higher_is_better else (v <= t.value)
         joint = met if joint is None else joint & met
-        out[f"{t.indicator}_{t.year}"] = v.groupby(level="variant", sort=False).mean()
-        out[f"p_{t.indicator}_{t.year}"] = met.groupby(level="variant", sort=False).mean()
+        name = slug(_key(t))           # output names become file names (sensitivity_<output>.png)
+        out[f"{name}_{t.year}"] = v.groupby(level="variant", sort=False).mean()
+        out[f"p_{name}_{t.year}"] = met.groupby(level="variant", sort=False).mean()
     if joint is not None:
         out["p_all_targets"] = joint.groupby(level="variant", sort=False).mean()
     return out

@@ -43,7 +43,9 @@ def test_tidy_indicator_table(qiqihar):
     model = qiqihar.model(0).run(2023)
     df = model.indicators("base", 0)
     assert list(df.columns) == ["variant", "replicate", "year", "indicator", "value"]
-    assert set(df["indicator"]) == set(INDICATORS) - {"national_rank"}   # Qiqihar is not ranked nationally
+    series = {t.key for t in qiqihar.region.targets} - set(INDICATORS.keys())   # target series of other kinds
+    assert series                                                              # (001 二.5's zone GDP growth, ...)
+    assert set(df["indicator"]) == set(INDICATORS) - {"national_rank"} | series   # Qiqihar is not ranked nationally
     assert sorted(df["year"].unique()) == [2021, 2022, 2023]
     required = {"gdp", "revenue", "rd_intensity", "hte_count", "hightech_output_share", "tech_contract_value",
                 "tech_sme_count", "firm_count", "national_incubators", "national_rd_institutions",
@@ -81,7 +83,7 @@ def test_parameters_are_read_only_and_validated():
 def test_region_targets_and_assumptions_cite_sources(qiqihar):
     region = qiqihar.region
     assert {t.indicator for t in region.targets} >= {"gdp", "rd_intensity", "hte_count", "tech_contract_value"}
-    assert all(t.source.startswith("000 专栏1") and t.year == 2025 for t in region.targets)
+    assert all(t.source.startswith(("000 专栏1", "001 ")) and t.year == 2025 for t in region.targets)  # 001 二.5 too
     assert all(a.source for a in region.population.values())
 
 

@@ -114,7 +114,7 @@ def test_points_share_random_numbers_and_the_lever_moves_cost_and_outcome(short)
     pd.testing.assert_series_equal(Y.iloc[0], Y.iloc[1], check_names=False)
     assert Y.loc[2, "hte_count_2025"] > Y.loc[0, "hte_count_2025"]
     probs = Y.filter(regex="^p_")
-    assert len(probs.columns) == 10 and ((probs >= 0) & (probs <= 1)).all().all()
+    assert len(probs.columns) == len(short.region.targets) + 1 and ((probs >= 0) & (probs <= 1)).all().all()
 
 
 def test_run_variants_equals_run_ensemble_whatever_the_grouping(short):
