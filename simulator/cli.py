@@ -1,5 +1,5 @@
-"""Command line: ``innosim run``, ``rerun``, ``sensitivity``, ``optimise``, ``policies``, ``parameters``,
-``calibrate``, ``backtest``.
+"""Command line: ``innosim run``, ``rerun``, ``report``, ``sensitivity``, ``optimise``, ``policies``,
+``parameters``, ``calibrate``, ``backtest``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback).
@@ -27,7 +27,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     outcome = write_run(args.scenario, out=args.out, seed=args.seed, replicates=args.replicates,
                         horizon=args.horizon, lang=args.lang, jobs=args.jobs, scheduler=args.scheduler,
-                        progress=not args.quiet, force=args.force, resume=args.resume)
+                        progress=not args.quiet, force=args.force, resume=args.resume, report=not args.no_report)
     dest = outcome.folder
     if not args.quiet:
         print(f"wrote {dest} in {time.perf_counter() - t0:.1f} s")
@@ -92,6 +92,15 @@ def _print_unpaid(dest) -> None:
     for r in base:
         name = f"{r['instrument']} ({r['clause']})" if r["instrument"] else "(no instrument)"
         print(f"  {name}: {r['status']}: {r['reason']}")
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+
+    t0 = time.perf_counter()
+    written = write_report(args.folder, lang=args.lang, pdf=args.pdf)
+    print(f"wrote {', '.join(str(p) for p in written)} in {time.perf_counter() - t0:.1f} s")
+    return 0
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:
@@ -248,7 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", action="store_true",
                      help="continue an interrupted run of the same scenario and options from the replicates "
                           "it saved (the result is the same as an uninterrupted run)")
+    run.add_argument("--no-report", action="store_true", help="do not write report.html (see innosim report)")
     run.set_defaults(func=_cmd_run)
+    rep = sub.add_parser("report", help="write report.html (and report.pdf) of a finished run folder: targets, "
+                                        "additionality, cost, charts, assumptions, provenance in one file")
+    rep.add_argument("folder", help="output folder of innosim run, e.g. outputs/qiqihar")
+    rep.add_argument("--lang", choices=("zh", "en"), default="zh", help="Chinese (default) or English")
+    rep.add_argument("--pdf", action="store_true", help='also write report.pdf (needs pip install -e ".[pdf]")')
+    rep.set_defaults(func=_cmd_report)
     again = sub.add_parser("rerun", help="regenerate an output folder from its manifest and compare")
     again.add_argument("folder")
     again.add_argument("--out", help="where to write (default <folder>-rerun)")

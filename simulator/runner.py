@@ -351,7 +351,7 @@ class RunOutcome:
 def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | None = None,
               replicates: int | None = None, horizon: int | None = None, lang: str = "zh",
               jobs: int = 1, scheduler: str | None = None, progress: bool = False, force: bool = False,
-              resume: bool = False) -> RunOutcome:
+              resume: bool = False, report: bool = True) -> RunOutcome:
     """Run a scenario ensemble and write its output folder; return where (and how many runs failed).
 
     Everything is validated before anything is written.
@@ -369,6 +369,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
     * **Failing replicates**: a replicate that raises is reported (``failures.csv``: variant,
       replicate, seed, year, error, parameters) and left out of the tables; the others finish.
       If every replicate fails, :class:`RunFailedError` is raised and nothing is written.
+    * **Report**: ``report.html`` (``simulator.report``) is written into the folder unless ``report`` is false.
     """
     if resume and force:
         raise InputError("--resume", "resume", "cannot be combined with --force (--force discards the "
@@ -464,6 +465,8 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
             write_workbook(partial / "results.xlsx", tables, prepared, meta,
                            table.groupby("variant")["replicate"].nunique().to_dict())
             (partial / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2), "utf-8")
+            if report:
+                _write_report(partial, dest, lang, stderr_echo(progress))
             replace_folder(dest, partial)
         except BaseException:
             for future in pending:
@@ -482,6 +485,17 @@ def payment_note(status: pd.DataFrame) -> dict:
     return {"nothing_paid": nothing_paid(status), "message": NOTHING_PAID if nothing_paid(status) else "",
             "not_paid": [{k: r[k] for k in ("variant", "instrument", "clause", "status", "reason")}
                          for r in unpaid.to_dict("records")]}
+
+
+def _write_report(partial: Path, dest: Path, lang: str, echo) -> None:
+    """report.html of the assembled folder; a report that fails does not cost the run its results."""
+    from .report import write_report
+
+    try:
+        write_report(partial, lang, shown_as=dest)
+    except Exception as exc:  # noqa: BLE001 (any bug in the report must not lose an ensemble's tables)
+        echo(f"innosim: report.html not written ({type(exc).__name__}: {exc}); the tables and charts are "
+             f"complete: try `innosim report {dest}` after fixing the cause")
 
 
 def stderr_echo(enabled: bool = True) -> Callable[[str], None]:

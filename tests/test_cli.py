@@ -68,8 +68,10 @@ def test_run_writes_indicators_manifest_and_charts(tmp_path):
 
 def test_rerun_reproduces_a_run_bit_for_bit(tmp_path, capsys):
     a = tmp_path / "a"
-    main(["run", str(QIQIHAR), "--replicates", "2", "--horizon", "2026", "--out", str(a), "--quiet"])
+    main(["run", str(QIQIHAR), "--replicates", "2", "--horizon", "2026", "--out", str(a), "--quiet", "--no-report"])
+    assert not (a / "report.html").exists()   # --no-report (a rerun writes one: see test_report.py for its content)
     assert main(["rerun", str(a), "--out", str(tmp_path / "b")]) == 0
+    assert (tmp_path / "b" / "report.html").is_file()
     assert "identical" in capsys.readouterr().out
     for name in ("indicators.csv", "targets.csv", "additionality.csv", "summary.csv", "payments.csv"):
         assert (a / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
