@@ -138,7 +138,7 @@ def read_folder(folder: str | Path) -> dict:
 
     return {"folder": folder, "manifest": manifest, "targets": table("targets.csv"),
             "additionality": table("additionality.csv"), "payments": table("payments.csv"),
-            "summary": table("summary.csv")}
+            "summary": table("summary.csv"), "instruments": table("instruments.csv")}
 
 
 def _region_file(manifest: dict) -> tuple[Path | None, bool]:
@@ -228,7 +228,7 @@ def _payments(data: dict, labels: list[str], t: dict, year: int | None) -> dict:
     pay, targets = data["payments"], data["targets"]
     variants = [v for v in labels if v != NO_POLICY]
     if pay.empty or year is None:
-        return {"rows": [], "variants": [], "total": [], "year": year}
+        return {"rows": [], "variants": [], "total": [], "year": year, "not_paid": _not_paid(data, variants)}
     pay = pay[pay["year"] <= year]
     # replicates that paid nothing have no rows: the median counts them as 0
     n = targets.groupby("variant")["replicates"].max().to_dict() if not targets.empty else {}
@@ -252,7 +252,19 @@ def _payments(data: dict, labels: list[str], t: dict, year: int | None) -> dict:
         rows.append({"label": inst, "detail": detail, "cells": cells})
     totals = pay.groupby(["variant", "replicate"])["amount"].sum()
     total = [_num(median(totals.loc[v], v)) if v in totals.index.get_level_values(0) else "0" for v in variants]
-    return {"rows": rows, "variants": [v for v in variants], "total": total, "year": year}
+    return {"rows": rows, "variants": variants, "total": total, "year": year, "not_paid": _not_paid(data, variants)}
+
+
+def _not_paid(data: dict, order: list[str]) -> list[dict]:
+    """instruments.csv: each variant's modelled instruments that paid nothing in the run, and why."""
+    status = data["instruments"]
+    if status.empty or "status" not in status:
+        return []
+    rank = {v: i for i, v in enumerate(order)}
+    unpaid = status[status["status"] != "paid"].fillna("")
+    unpaid = unpaid.assign(_rank=unpaid["variant"].map(rank).fillna(len(rank))).sort_values(["_rank", "instrument"])
+    return [{"variant": r["variant"], "instrument": r["instrument"], "clause": r.get("clause", ""),
+             "status": r["status"], "reason": r.get("reason", "")} for _, r in unpaid.iterrows()]
 
 
 def _chart_caption(stem: str, t: dict, lang: str) -> str:
