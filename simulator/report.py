@@ -261,10 +261,10 @@ def _not_paid(data: dict, order: list[str]) -> list[dict]:
     if status.empty or "status" not in status:
         return []
     rank = {v: i for i, v in enumerate(order)}
-    unpaid = status[status["status"] != "paid"].fillna("")
+    keep = ["variant", "instrument", "clause", "status", "reason"]
+    unpaid = status[status["status"] != "paid"].reindex(columns=keep).astype(object).fillna("")
     unpaid = unpaid.assign(_rank=unpaid["variant"].map(rank).fillna(len(rank))).sort_values(["_rank", "instrument"])
-    return [{"variant": r["variant"], "instrument": r["instrument"], "clause": r.get("clause", ""),
-             "status": r["status"], "reason": r.get("reason", "")} for _, r in unpaid.iterrows()]
+    return [{k: r[k] for k in keep} for _, r in unpaid.iterrows()]
 
 
 def _chart_caption(stem: str, t: dict, lang: str) -> str:
