@@ -16,7 +16,6 @@ opens offline on any machine. The PDF is the same HTML laid out by WeasyPrint.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import math
@@ -141,24 +140,34 @@ def read_folder(folder: str | Path) -> dict:
             "summary": table("summary.csv"), "instruments": table("instruments.csv")}
 
 
-def _region_file(manifest: dict) -> tuple[Path | None, bool]:
-    """The region file of the run (from the manifest's input files) and whether it still has its hash."""
-    region = (manifest.get("scenario") or {}).get("region", "")
-    for name, digest in (manifest.get("input_sha256") or {}).items():
-        path = Path(name)
-        if path.parent.name == "regions" and path.stem == region:
-            if not path.is_file():
-                return path, False
-            return path, hashlib.sha256(path.read_bytes()).hexdigest() == digest
-    return None, False
+def _inputs(data: dict) -> list[tuple[str, Path | None, bool]]:
+    """The run's input files: manifest key, where the file is now (None if nowhere) and whether it still has
+    the SHA-256 the run recorded (paths are found as ``innosim rerun`` finds them)."""
+    from .runner import resolve_input
+
+    manifest, where = data["manifest"], data["folder"] / "manifest.json"
+    out = []
+    for key, digest in (manifest.get("input_sha256") or {}).items():
+        same = resolve_input(key, digest, where, manifest.get("repository_root"))
+        path = same or resolve_input(key, None, where, manifest.get("repository_root"))
+        out.append((key, path, same is not None))
+    return out
 
 
-def _catalogue_entries(manifest: dict) -> dict[str, dict]:
+def _region_file(data: dict) -> tuple[str, Path | None, bool]:
+    """The region file of the run: its manifest key, where it is now, and whether it is unchanged."""
+    region = (data["manifest"].get("scenario") or {}).get("region", "")
+    for key, path, unchanged in _inputs(data):
+        if Path(key).parent.name == "regions" and Path(key).stem == region:
+            return key, path, unchanged
+    return f"regions/{region}.yaml", None, False
+
+
+def _catalogue_entries(data: dict) -> dict[str, dict]:
     """Instrument id -> its catalogue entry (clause, rule, document title), from the run's policy files."""
     out = {}
-    for name in manifest.get("input_sha256") or {}:
-        path = Path(name)
-        if path.parent.name != "policies" or not path.is_file():
+    for key, path, _ in _inputs(data):
+        if Path(key).parent.name != "policies" or path is None:
             continue
         try:
             doc = yaml.safe_load(path.read_text("utf-8")) or {}
@@ -234,7 +243,7 @@ def _payments(data: dict, labels: list[str], t: dict, year: int | None) -> dict:
     n = targets.groupby("variant")["replicates"].max().to_dict() if not targets.empty else {}
     n_default = int(data["manifest"].get("replicates") or 1)
     per_rep = pay.groupby(["variant", "instrument", "replicate"])[["amount", "recipients"]].sum()
-    catalogue = _catalogue_entries(data["manifest"])
+    catalogue = _catalogue_entries(data)
 
     def median(values: pd.Series, variant: str) -> float:
         k = max(int(n.get(variant, n_default)), len(values))
@@ -305,11 +314,11 @@ def _charts(folder: Path, t: dict, lang: str) -> list[dict]:
     return out
 
 
-def _not_modelled(manifest: dict, t: dict) -> tuple[dict, list[dict]]:
+def _not_modelled(data: dict, t: dict) -> tuple[dict, list[dict]]:
     """Rows of the region file's not_modelled, and its population assumptions."""
-    path, unchanged = _region_file(manifest)
-    if path is None or not path.is_file():
-        return {"note": t["region_missing"].format(path=path or "?"), "rows": []}, []
+    key, path, unchanged = _region_file(data)
+    if path is None:
+        return {"note": t["region_missing"].format(path=key), "rows": []}, []
     region = yaml.safe_load(path.read_text("utf-8")) or {}
     rows = []
     for entry in region.get("not_modelled") or []:
@@ -322,7 +331,7 @@ def _not_modelled(manifest: dict, t: dict) -> tuple[dict, list[dict]]:
     population = [{"name": k, "value": _value(v.get("value")), "source": " ".join(str(v.get("source", "")).split())}
                   for k, v in (region.get("population") or {}).items()
                   if isinstance(v, dict) and str(v.get("source", "")).lower().startswith("assumption")]
-    return {"note": "" if unchanged else t["region_changed"].format(path=path), "rows": rows}, population
+    return {"note": "" if unchanged else t["region_changed"].format(path=key), "rows": rows}, population
 
 
 def _assumptions(manifest: dict, t: dict) -> list[dict]:
@@ -384,11 +393,11 @@ def context(folder: str | Path, lang: str = "zh", shown_as: str | Path | None = 
     targets, joint = _target_sections(data, labels, t)
     levers = _levers(data, labels, t)
     year = levers["year"] if levers else (max(s["year"] for s in targets) if targets else manifest.get("horizon"))
-    not_modelled, population = _not_modelled(manifest, t)
+    not_modelled, population = _not_modelled(data, t)
     scenario = manifest.get("scenario") or {}
     region_name = ""
-    path, _ = _region_file(manifest)
-    if path is not None and path.is_file():
+    _, path, _ = _region_file(data)
+    if path is not None:
         region_name = _local((yaml.safe_load(path.read_text("utf-8")) or {}).get("name"), lang)
     head = {"title": _local(scenario.get("title"), lang) or scenario.get("name", ""),
             "region": region_name or scenario.get("region", ""), "replicates": manifest.get("replicates", ""),

@@ -384,7 +384,7 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
         with ExitStack() as locks:
             locks.enter_context(output_lock(requested))
             return _write_locked(prepared, requested, options, state, locks, lang=lang, jobs=jobs,
-                                 scheduler=scheduler, progress=progress, force=force, resume=resume)
+                                 scheduler=scheduler, progress=progress, force=force, resume=resume, report=report)
     except OSError as exc:   # the disk, the file system or permissions: one line, the saved replicates kept
         raise os_fault(exc, requested, _resume_hint(state.get("run_dir"), prepared)) from None
 
@@ -401,7 +401,8 @@ def _resume_hint(run_dir: Path | None, prepared: Prepared) -> str:
 
 
 def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dict, locks: ExitStack, *, lang: str,
-                  jobs: int, scheduler: str | None, progress: bool, force: bool, resume: bool) -> RunOutcome:
+                  jobs: int, scheduler: str | None, progress: bool, force: bool, resume: bool,
+                  report: bool = True) -> RunOutcome:
     """:func:`write_run` once ``requested`` is locked (``state`` gets the checkpoint folder; the lock of the
     folder actually written, if another, joins ``locks``)."""
     from . import results
