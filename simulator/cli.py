@@ -176,6 +176,41 @@ def _cmd_parameters(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    """One block per scenario file: what it runs, for which region and document, to which years."""
+    from pathlib import Path
+
+    from .runner import PROJECT_ROOT, prepare
+
+    folder = Path(args.scenarios) if args.scenarios else (
+        Path("scenarios") if Path("scenarios").is_dir() else PROJECT_ROOT / "scenarios")
+    files = sorted(folder.glob("*.yaml"))
+    if not files:
+        raise InputError(folder, "--scenarios", "no scenario files (*.yaml) in this folder",
+                         allowed="a folder such as the repository's scenarios/")
+    bad = 0
+    for path in files:
+        try:
+            p = prepare(path)
+        except InputError as exc:
+            print(f"{path}: INVALID: {exc}")
+            bad += 1
+            continue
+        region, scenario = p.region, p.scenario
+        years = sorted({t.year for t in region.targets})
+        span = (f"{region.base_year} → {', '.join(map(str, years))}" if years
+                else f"{region.base_year} (no target modelled)")
+        title = scenario.title.en if scenario.title else scenario.name
+        variants = ", ".join(["base", "no_policy", *scenario.variants])
+        paid = len(p.instruments())
+        print(f"{path}  ({scenario.name}: {title})\n"
+              f"    region {region.id} ({region.name.en}), document {region.document.split('_')[0]}, {span}, "
+              f"horizon {scenario.horizon}\n    variants: {variants}; {paid} instrument{'s' if paid != 1 else ''} "
+              f"the model pays, {scenario.replicates} replicates")
+    print(f"{len(files)} scenario files" + (f", {bad} invalid" if bad else ""))
+    return 2 if bad else 0
+
+
 def _cmd_policies(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -238,7 +273,11 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="innosim", description="Regional innovation scenario simulator.")
+    parser.add_argument("--version", action="version", version=f"innosim {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a scenario file and write indicators, manifest and charts")
@@ -266,19 +305,21 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--pdf", action="store_true", help='also write report.pdf (needs pip install -e ".[pdf]")')
     rep.set_defaults(func=_cmd_report)
     again = sub.add_parser("rerun", help="regenerate an output folder from its manifest and compare")
-    again.add_argument("folder")
+    again.add_argument("folder", help="an output folder of innosim run (holding its manifest.json)")
     again.add_argument("--out", help="where to write (default <folder>-rerun)")
-    again.add_argument("--jobs", type=int, default=1)
+    again.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     again.set_defaults(func=_cmd_rerun)
     pol = sub.add_parser("policies", help="list the policy catalogue: clause, amount rule, modelled or not")
     pol.add_argument("--region", help="only the catalogues a region uses (e.g. qiqihar_zone)")
-    pol.add_argument("--format", choices=("table", "csv"), default="table")
+    pol.add_argument("--format", choices=("table", "csv"), default="table",
+                     help="a readable table (default) or CSV on stdout")
     pol.add_argument("--scenarios", default="scenarios", help="scenarios folder (default ./scenarios)")
     pol.set_defaults(func=_cmd_policies)
     sens = sub.add_parser("sensitivity", help="global sensitivity (Morris or Sobol) of the target outcomes "
                                               "to behavioural parameters and policy levers")
     sens.add_argument("scenario", help="scenario YAML file, e.g. scenarios/qiqihar.yaml")
-    sens.add_argument("--method", choices=("morris", "sobol"), default="morris")
+    sens.add_argument("--method", choices=("morris", "sobol"), default="morris",
+                      help="morris: screening of many factors (default); sobol: variance shares of a few")
     sens.add_argument("--samples", type=int, help="Morris trajectories (default 10) or Sobol base points "
                                                    "(a power of 2, default 64)")
     sens.add_argument("--replicates", type=int, default=2, help="runs per sample point (default 2, common "
@@ -294,10 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--design-seed", type=int, default=0, help="seed of the SALib design (default 0)")
     sens.add_argument("--top", type=int, default=15, help="factors per chart (default 15)")
     sens.add_argument("--out", help="output folder (default outputs/<scenario>_sensitivity_<method>)")
-    sens.add_argument("--lang", choices=("zh", "en"), default="zh")
+    sens.add_argument("--lang", choices=("zh", "en"), default="zh", help="chart labels (default zh)")
     sens.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     sens.add_argument("--scheduler", help="Dask distributed scheduler address")
-    sens.add_argument("--quiet", action="store_true")
+    sens.add_argument("--quiet", action="store_true", help="print nothing but errors")
     sens.add_argument("--force", action="store_true", help="replace the output folder if it exists "
                                                            "(default: write <folder>-2, -3, ...)")
     sens.set_defaults(func=_cmd_sensitivity)
@@ -307,15 +348,20 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--trials", type=int, help="override the number of mixes tried")
     opt.add_argument("--replicates", type=int, help="override the replicates per mix")
     opt.add_argument("--out", help="output folder (default outputs/<spec name>)")
-    opt.add_argument("--lang", choices=("zh", "en"), default="zh")
+    opt.add_argument("--lang", choices=("zh", "en"), default="zh", help="chart labels (default zh)")
     opt.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
     opt.add_argument("--scheduler", help="Dask distributed scheduler address")
-    opt.add_argument("--quiet", action="store_true")
+    opt.add_argument("--quiet", action="store_true", help="print nothing but errors")
     opt.add_argument("--force", action="store_true", help="replace the output folder if it exists "
                                                           "(default: write <folder>-2, -3, ...)")
     opt.set_defaults(func=_cmd_optimise)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)
+    scen = sub.add_parser("scenarios", help="list the scenario files: region, document, years, variants, "
+                                            "instruments the model pays")
+    scen.add_argument("--scenarios", default=None,
+                      help="scenarios folder (default ./scenarios, else the repository's scenarios/)")
+    scen.set_defaults(func=_cmd_scenarios)
     cal = sub.add_parser("calibrate", help="fit behavioural parameters to historical statistics")
     cal.add_argument("spec", help="calibration spec, e.g. calibration/heilongjiang.yaml")
     cal.add_argument("--out", help="folder for calibrated.yaml and diagnostics (default: the spec's folder)")

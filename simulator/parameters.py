@@ -107,7 +107,11 @@ def parameter_specs() -> dict[str, ParameterSpec]:
         if not isinstance(entry, dict) or "value" not in entry:
             raise InputError(str(path), f"parameters.{name}", "lacks a value", allowed="{value: <number>, ...}")
         value = _check_number(name, entry["value"], prior.bounds, str(path), prior.unit)
-        where = f"{path.name} ({doc.get('calibration')}, fitted {doc.get('fitted_years')})"
+        try:   # as the repository names it (calibration/calibrated.yaml), so the source resolves in a clone
+            shown = Path(path).resolve().relative_to(CALIBRATED.parent.parent).as_posix()
+        except ValueError:
+            shown = str(path)
+        where = f"{shown} ({doc.get('calibration')}, fitted {doc.get('fitted_years')})"
         if entry.get("identified", True):
             specs[name] = replace(prior, value=value, kind="calibrated", source=(
                 f"calibrated: {where}, 90 % interval {entry.get('interval90')}; "
