@@ -425,6 +425,11 @@ class Region(Strict):
             if t.indicator == "rd_intensity" and t.value >= 100:   # unreachable by construction
                 raise _bad("R&D spending cannot reach GDP, so this target is unreachable", at=("targets", i, "value"),
                            value=t.value, allowed="below 100 (% of GDP)")
+            if t.indicator == "national_rank" and (t.value < 1 or t.value != int(t.value) or (
+                    self.ranking is not None and t.value > self.ranking.zones)):   # no zone ranks 0th or 1.5th
+                zones = f" to {self.ranking.zones} (the zones ranked)" if self.ranking is not None else " or more"
+                raise _bad("a rank target must be a place in the ranking, else it is unreachable",
+                           at=("targets", i, "value"), value=t.value, allowed=f"a whole number from 1{zones}")
         return self
 
     def pop(self, key: str) -> Any:

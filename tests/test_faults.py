@@ -354,9 +354,11 @@ def test_alias_bomb_is_refused_quickly(tmp_path):
     levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
     levels += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]   # 10^9 entries
     bomb = tree / "bomb.yaml"
-    bomb.write_text("name: bomb\nregion: qiqihar_zone\nlol:\n" + "".join(f"  {line}\n" for line in levels), "utf-8")
+    # in a field that takes any value (a parameter override), where copying the scenario would expand it
+    bomb.write_text("name: bomb\nregion: qiqihar_zone\nparameters:\n  rd_price_elasticity:\n"
+                    + "".join(f"    {line}\n" for line in levels), "utf-8")
     t0 = time.monotonic()
-    code, err = _cli("run", bomb, "--out", tmp_path / "out")
+    code, err = _cli("run", bomb, *RUN, "--out", tmp_path / "out")
     _one_line(code, err, str(bomb), "alias bomb")
     assert time.monotonic() - t0 < 15
     huge = tree / "huge.yaml"
@@ -409,6 +411,9 @@ FILE_CASES = {
                             ["baseline.rd_intensity.value", "below 100"]),
     "unreachable R&D target": ("regions/qiqihar_zone.yaml", "{indicator: rd_intensity, year: 2025, value: 4,",
                                "{indicator: rd_intensity, year: 2025, value: 100,", ["targets", "unreachable"]),
+    "rank target 0": ("regions/qiqihar_zone.yaml", "  - {indicator: rd_intensity, year: 2025, value: 4,",
+                      "  - {indicator: national_rank, year: 2025, value: 0, unit: 位, source: x}\n"
+                      "  - {indicator: rd_intensity, year: 2025, value: 4,", ["targets", "rank target", "from 1"]),
     "baseline 1e308": ("regions/qiqihar_zone.yaml", "gdp: {value: 120,", "gdp: {value: 1.0e+308,",
                        ["baseline.gdp.value", "beyond any regional figure"]),
     "catalogue path escaping the tree": ("regions/qiqihar_zone.yaml", "policy_catalogues: [000_qiqihar]",
