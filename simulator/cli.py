@@ -2,7 +2,9 @@
 ``parameters``, ``calibrate``, ``backtest``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
-exit status 2, and nothing written (``--debug`` shows the traceback).
+exit status 2, and nothing written (``--debug`` shows the traceback). So does a fault of the
+machine (a folder that cannot be written, a full disk, an unreachable scheduler), naming the
+path and what to do. SIGTERM stops a command as Ctrl-C does (status 143; 130 for Ctrl-C).
 """
 
 from __future__ import annotations

@@ -366,6 +366,11 @@ def write_run(path: str | Path, *, out: str | Path | None = None, seed: int | No
       ``kill -9``, ``resume`` runs only the replicates not saved and gives exactly the
       uninterrupted result; without ``resume`` (or ``force``, which starts over) a run refuses to
       start beside an interrupted one.
+    * **Locked**: a second run into the same folder while this one runs is refused
+      (:func:`simulator.locks.output_lock`); ``resume`` with ``force`` is refused.
+    * **Faults of the machine** (unwritable, read-only or full disk, a file-size limit) raise
+      :class:`~simulator.errors.EnvironmentFaultError` naming the path and what to do; replicates
+      saved before it stay for ``resume``.
     * **Failing replicates**: a replicate that raises is reported (``failures.csv``: variant,
       replicate, seed, year, error, parameters) and left out of the tables; the others finish.
       If every replicate fails, :class:`RunFailedError` is raised and nothing is written.
