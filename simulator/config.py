@@ -561,7 +561,8 @@ NO_POLICY = "no_policy"
 class Variant(Strict):
     """A named change to the base scenario: instrument settings and parameter overrides on top of it."""
 
-    description: str = ""
+    #: what the variant changes, as charts name it: ``{zh: ..., en: ...}``, or one text for both languages
+    description: str | LocalName = ""
     policies: dict[str, InstrumentSetting] = {}
     parameters: dict[str, Any] = {}
 

@@ -411,7 +411,7 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
     """:func:`write_run` once ``requested`` is locked (``state`` gets the checkpoint folder; the lock of the
     folder actually written, if another, joins ``locks``)."""
     from . import results
-    from .plots import indicator_chart_tasks, summary_chart_tasks
+    from .plots import indicator_chart_tasks, summary_chart_tasks, variant_labels
 
     fingerprint = run_fingerprint(prepared, options)
     dest, run_dir = _destination(requested, fingerprint, force=force, resume=resume, echo=stderr_echo(progress))
@@ -453,14 +453,16 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
                 pending.extend(pool.submit(func, *args) for func, args in tasks)
 
         try:
-            draw(indicator_chart_tasks(table, prepared.region, partial, lang))
+            names = variant_labels(prepared.scenario)     # chart names of the variants, from their descriptions
+            draw(indicator_chart_tasks(table, prepared.region, partial, lang, names))
             tables = {"targets": results.targets(table, prepared.region),
                       "additionality": results.additionality(table, prepared.region),
                       "summary": results.summary(table),
                       "payments": ens.payments,
                       "instruments": results.instrument_status(variants, ens.payments, table),
                       "failures": ens.failures_frame()}
-            draw(summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region, partial, lang))
+            draw(summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region, partial, lang,
+                                     names))
             _write_tables(partial, table, tables)
             for future in pending:
                 future.result()
