@@ -237,7 +237,10 @@ def synthetic_tables(prepared, replicates: int = 3):
     return table, results.targets(table, region), results.additionality(table, region)
 
 
-SCENARIO_FILES = sorted(p for p in SCENARIOS.glob("*.yaml"))
+#: every region's scenario; of the nine Shuangyashan counties (one generated layout, same targets and
+#: variants) two: the one with the longest English name and one other, to keep the test fast
+SCENARIO_FILES = sorted(p for p in SCENARIOS.glob("*.yaml")
+                        if not p.stem.startswith("sys_") or p.stem in ("sys_edz", "sys_youyi"))
 
 
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=[p.stem for p in SCENARIO_FILES])
