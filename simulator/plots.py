@@ -133,16 +133,20 @@ def _labels(lang: str) -> dict[str, str]:
 #: Units of the indicator table and the result tables as axis labels. English charts are all English:
 #: 亿元 = 10^8 yuan, 万元 = 10^4 yuan; counts are named by what they count (:data:`_COUNT_NOUN`).
 _UNIT_AXIS = {"en": {"亿元": "100 million yuan", "万元": "10 000 yuan", "家": "number", "个": "number",
+                     "项": "number",
                      "%": "%", "位": "rank", "percentage points": "percentage points"},
-              "zh": {"percentage points": "百分点", "家": "数量 (家)", "个": "数量 (个)", "位": "名次"}}
+              "zh": {"percentage points": "百分点", "家": "数量 (家)", "个": "数量 (个)", "项": "数量 (项)",
+                     "位": "名次"}}
 #: What an English count of an indicator counts ("200 firms", axis "number of incubators").
 _COUNT_NOUN = {"hte_count": "firms", "tech_sme_count": "firms", "firm_count": "firms", "little_giants": "firms",
                "above_scale_count": "firms", "incubator_tenants": "firms", "zjtx_count": "firms",
                "hte_new_certifications": "firms", "hte_recertifications": "firms",
                "national_incubators": "incubators", "incubator_count": "carriers",
-               "national_rd_institutions": "institutions", "rd_institution_count": "institutions"}
+               "national_rd_institutions": "institutions", "rd_institution_count": "institutions",
+               "rd_institutions_provincial_plus": "institutions", "new_type_rd_institutions": "institutions",
+               "results_converted": "results"}
 #: Units whose values are whole numbers (axis ticks at integers only).
-COUNT_UNITS = ("家", "个", "位")
+COUNT_UNITS = ("家", "个", "项", "位")
 _COST_AXIS = {"zh": {"hte_count": "万元 / 新增一家高新技术企业", "rd_intensity": "万元 / R&D 强度提高 1 个百分点",
                      "gdp": "万元 / 新增 1 亿元 GDP"},
               "en": {"hte_count": "10 000 yuan per additional high-tech enterprise",
@@ -308,20 +312,26 @@ def _count_noun(key: str | None) -> str:
 
 
 def _unit_axis(unit: str, lang: str, indicator: str | None = None) -> str:
-    if lang == "en" and unit in ("家", "个") and _count_noun(indicator):
+    if lang == "en" and unit in ("家", "个", "项") and _count_noun(indicator):
         return f"number of {_count_noun(indicator)}"
     return _UNIT_AXIS.get(lang, {}).get(unit, unit)
 
 
 #: English names where the indicator table's own English keeps a Chinese term.
 _EN_NAMES = {"zjtx_count": "Specialised and innovative ('zhuanjingtexin') firms"}
+#: Chinese terms inside English series labels (simulator.targets firm properties), in English.
+_EN_TERMS = {"专精特新": "specialised and innovative", "规上": "above-designated-size"}
 
 
 def _indicator_name(indicator: str, lang: str) -> str:
     """Name of an indicator or of a target's series key (``growth:gdp`` → 地区生产总值增速 / GDP, growth)."""
     if lang == "en" and indicator in _EN_NAMES:
         return _EN_NAMES[indicator]
-    return series_label(indicator, INDICATORS, lang)
+    name = series_label(indicator, INDICATORS, lang)
+    if lang == "en":
+        for zh, en in _EN_TERMS.items():
+            name = name.replace(zh, en)
+    return name
 
 
 def _unit_of(key: str) -> str:
