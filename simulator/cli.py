@@ -274,6 +274,17 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        from .dashboard import serve
+    except ImportError as exc:   # solara is in the [dashboard] (and [test]) extra, not a core dependency
+        raise InputError("innosim dashboard", "", f"needs the dashboard packages ({exc.name} is missing)",
+                         allowed='pip install -e ".[dashboard]"') from None
+    print(f"innosim dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops it)")
+    serve(host=args.host, port=args.port, scenarios=args.scenarios, lang=args.lang, jobs=args.jobs)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -357,6 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     opt.add_argument("--force", action="store_true", help="replace the output folder if it exists "
                                                           "(default: write <folder>-2, -3, ...)")
     opt.set_defaults(func=_cmd_optimise)
+    dash = sub.add_parser("dashboard", help="browser app: move a scenario's levers, run a small ensemble, "
+                                            "compare with the plan as written, download the mix")
+    dash.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    dash.add_argument("--scenarios", default="scenarios", help="folder of scenario files (default ./scenarios)")
+    dash.add_argument("--lang", choices=("zh", "en"), default="zh", help="chart labels")
+    dash.add_argument("--jobs", type=int, default=1, help="local worker processes per run (default 1)")
+    dash.set_defaults(func=_cmd_dashboard)
     params = sub.add_parser("parameters", help="list every parameter with unit and source")
     params.set_defaults(func=_cmd_parameters)
     scen = sub.add_parser("scenarios", help="list the scenario files: region, document, years, variants, "
