@@ -1,5 +1,5 @@
 """Command line: ``innosim run``, ``rerun``, ``report``, ``sensitivity``, ``optimise``, ``policies``,
-``parameters``, ``calibrate``, ``backtest``.
+``parameters``, ``calibrate``, ``backtest``, ``dashboard``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback). So does a fault of the
