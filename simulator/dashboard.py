@@ -153,7 +153,7 @@ def LeverCard(lever: mix.Lever):
                             on_value=lambda v: update("enabled", v))
         for key, label in FIELD_LABELS.items():
             solara.InputText(label, value=fields.get(key, ""), on_value=lambda v, k=key: update(k, v),
-                             continuous_update=False, classes=[f"lever-{lever.id}-{key}"], style={"max-width": "9em"})
+                             continuous_update=True, classes=[f"lever-{lever.id}-{key}"], style={"max-width": "9em"})
 
 
 @solara.component
@@ -260,9 +260,15 @@ def Controls(original: Prepared | None, load_error: str, names: list[str]):
         with solara.Row():
             for key, label in (("replicates", "重复次数 replicates"), ("seed", "随机种子 seed"),
                                ("horizon", "终止年 horizon")):
-                solara.InputText(label, value=form.value.get(key, ""), continuous_update=False,
+                solara.InputText(label, value=form.value.get(key, ""), continuous_update=True,
                                  on_value=lambda v, k=key: form.set({**form.value, k: v}), classes=[f"run-{key}"])
         text = mix.mix_yaml(original, form.value)
+        changed = mix.changes(original, form.value)
+        ensemble = (f"{form.value['replicates']} replicates · seed {form.value['seed']} · "
+                    f"horizon {form.value['horizon']}")
+        solara.HTML(tag="div", classes=["changes"], unsafe_innerHTML="<small>" + _escape(ensemble) + "<br>" + (
+            "与现行不同 changed from the plan as written:<br>" + "<br>".join(_escape(c) for c in changed)
+            if changed else "现行政策 the levers as written") + "</small>")
         with solara.Column():
             solara.Button("运行 Run", icon_name="mdi-play", color="primary", classes=["run-button"],
                           disabled=run_task.pending, on_click=lambda: run_task(original, text))

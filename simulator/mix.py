@@ -98,6 +98,22 @@ def default_form(prepared: Prepared) -> dict:
             "horizon": str(max(years) if years else scenario.horizon)}
 
 
+def _shown(value: object) -> str:
+    return "(none)" if value in ("", None) else str(value)
+
+
+def changes(prepared: Prepared, form: dict) -> list[str]:
+    """The form's levers that differ from the scenario as written, e.g. ``q000_m4_hte_award scale: 1 → 2``."""
+    written = default_form(prepared)["levers"]
+    out = []
+    for lever_id, fields in form.get("levers", {}).items():
+        for key, value in fields.items():
+            before = written.get(lever_id, {}).get(key)
+            if value != before:
+                out.append(f"{lever_id} {key}: {_shown(before)} → {_shown(value)}")
+    return out
+
+
 def _scalar(text: object) -> object:
     """A form field as a YAML file would read it (``2`` -> 2, ``10万`` stays text); empty -> None."""
     if not isinstance(text, str):

@@ -156,15 +156,14 @@ def _wait(driver, css: str, timeout: float = 60.0, text: str | None = None):
     raise AssertionError(f"{css!r} did not appear within {timeout} s")
 
 
-def _type(driver, css: str, value: str) -> None:
+def _type(driver, css: str, value: str, echo: str) -> None:
+    """Type ``value`` into a field and wait until the page's list of changes shows ``echo`` (the server has it)."""
     from selenium.webdriver.common.keys import Keys
 
     field = _wait(driver, css)
     field.send_keys(Keys.CONTROL, "a")
     field.send_keys(value)
-    time.sleep(0.5)   # the widget syncs what was typed, then Enter commits it (continuous_update=False)
-    field.send_keys(Keys.ENTER)
-    time.sleep(0.5)
+    _wait(driver, ".changes", text=echo, timeout=30)
 
 
 def _shown(driver, table_id: str) -> pd.DataFrame:
@@ -190,15 +189,15 @@ def test_dashboard_in_chromium_shows_what_innosim_run_computes(dashboard, browse
     _wait(browser, scale)
 
     # a bad value: the error names the field as it would for a file, and nothing runs
-    _type(browser, scale, "-1")
+    _type(browser, scale, "-1", f"{lever} scale: 1 → -1")
     _wait(browser, ".run-button").click()
     error = _wait(browser, ".form-error", text=f"policies.{lever}.scale").text
     assert f"dashboard form: policies.{lever}.scale: must be >= 0; got -1; allowed: >= 0" in error
     assert not browser.find_elements("css selector", "#targets-table")
 
     # the lever moved: the tech-SME registration award (004 三.1) doubled, a tiny ensemble to the targets' year
-    _type(browser, scale, "2")
-    _type(browser, ".run-replicates input", "3")
+    _type(browser, scale, "2", f"{lever} scale: 1 → 2")
+    _type(browser, ".run-replicates input", "3", "3 replicates ·")
     downloads = tmp_path / "downloads"
     _wait(browser, ".download-button").click()
     deadline = time.monotonic() + 30
