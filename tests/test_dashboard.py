@@ -82,6 +82,19 @@ def test_bad_form_value_gets_the_error_a_file_gets(tmp_path, field, text, proble
     assert str(from_form.value).split(": ", 1)[1] == re.sub(r"^.*?: line \d+: ", "", str(from_file.value))
 
 
+def _file_error(tmp_path: Path, scenario: str, lever: str, field: str, text: str) -> str:
+    """The message ``innosim run`` gives for a mix file with that value, the file's name and line replaced
+    by the form's name."""
+    original = prepare(SCENARIOS / f"{scenario}.yaml")
+    form = mix.default_form(original)
+    form["levers"][lever][field] = text
+    path = _linked(tmp_path / "bad") / "bad.yaml"
+    path.write_text(mix.mix_yaml(original, form), "utf-8")
+    with pytest.raises(InputError) as caught:
+        prepare(path)
+    return f"{mix.FORM}: " + re.sub(r"^.*?: line \d+: ", "", str(caught.value))
+
+
 # ------------------------------------------------------------------ the browser
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -192,7 +205,8 @@ def test_dashboard_in_chromium_shows_what_innosim_run_computes(dashboard, browse
     _type(browser, scale, "-1", f"{lever} scale: 1 → -1")
     _wait(browser, ".run-button").click()
     error = _wait(browser, ".form-error", text=f"policies.{lever}.scale").text
-    assert f"dashboard form: policies.{lever}.scale: must be >= 0; got -1; allowed: >= 0" in error
+    assert f"dashboard form: policies.{lever}.scale: must be >= 0; got -1" in error
+    assert error == _file_error(tmp_path, "sys_baoqing", lever, "scale", "-1")   # what innosim run says of a file
     assert not browser.find_elements("css selector", "#targets-table")
 
     # the lever moved: the tech-SME registration award (004 三.1) doubled, a tiny ensemble to the targets' year
