@@ -1,7 +1,10 @@
 """The policy catalogue as a table: every quantified instrument of the documents and its status.
 
 Used by ``innosim policies``. A catalogue file is ``scenarios/policies/<name>.yaml``;
-a region uses the catalogues its region file lists under ``policy_catalogues``.
+a region uses the catalogues its region file lists under ``policy_catalogues``, all of
+them at once: a zone or city of Heilongjiang runs its own document's instruments and the
+province's (001), each paid by its catalogue's payer. ``--region`` lists that stack in
+the region file's order (column ``layer``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from .config import load_catalogue, load_region
 from .errors import InputError, closest
 from .policies import INSTRUMENT_TYPES
 
-COLUMNS = ["id", "regions", "document", "clause", "targets", "type", "rule", "start_year", "end_year",
+COLUMNS = ["id", "regions", "layer", "document", "clause", "targets", "type", "rule", "start_year", "end_year",
            "payer", "status", "quote"]
 
 
@@ -51,14 +54,21 @@ def catalogue_table(scenarios_dir: str | Path = "scenarios", region: str | None 
         if region not in known:
             raise InputError(scenarios_dir / "regions", "--region",
                              f"unknown region {region!r}" + closest(region, known), allowed=", ".join(known))
+    paths = sorted(policies_dir.glob("*.yaml"))
+    stack: list[str] = []
+    if region is not None:    # the region's layers in its file's order (its own document first)
+        stack = [c for path in sorted((scenarios_dir / "regions").glob("*.yaml")) if not path.name.startswith("_")
+                 for r in [load_region(path)] if r.id == region for c in r.policy_catalogues]
+        paths = sorted((p for p in paths if p.stem in stack), key=lambda p: stack.index(p.stem))
     rows = []
-    for path in sorted(policies_dir.glob("*.yaml")):
+    for path in paths:
         regions = users.get(path.stem, [])
         if region is not None and region not in regions:
             continue
         cat = load_catalogue(path)
         for spec in cat.instruments:
-            rows.append({"id": spec.id, "regions": " ".join(regions), "document": cat.document,
+            layer = f"{stack.index(path.stem) + 1} {path.stem}" if path.stem in stack else ""
+            rows.append({"id": spec.id, "regions": " ".join(regions), "layer": layer, "document": cat.document,
                          "clause": spec.clause, "targets": spec.targets, "type": spec.type, "rule": spec.rule,
                          "start_year": spec.start_year, "end_year": spec.end_year,
                          "payer": spec.payer or cat.payer, "status": status(spec), "quote": spec.quote})

@@ -222,10 +222,18 @@ def _cmd_policies(args: argparse.Namespace) -> int:
     if args.format == "csv":
         table.to_csv(sys.stdout, index=False)
         return 0
+    if args.region:   # the policy layers a run of the region applies, all at once
+        layers = table.drop_duplicates("layer")
+        print(f"policy stack of {args.region} (every layer applies; each instrument is paid by its payer):")
+        for r in layers.itertuples():
+            n = int((table["layer"] == r.layer).sum())
+            paid = int(((table["layer"] == r.layer) & (table["status"] == "modelled")).sum())
+            print(f"  layer {r.layer}: {r.document[:3]}, paid by {r.payer}; {n} instruments, {paid} modelled")
+        print()
     for r in table.itertuples():
         years = f"{'…' if pd.isna(r.start_year) else r.start_year}–{'…' if pd.isna(r.end_year) else r.end_year}"
         print(f"{r.id}  [{r.regions or '-'}]  {r.document[:3]} {r.clause}  → {r.targets}  {years}\n"
-              f"    {r.type}: {r.rule}\n    {r.status}")
+              f"    {r.type}: {r.rule}\n    payer: {r.payer}\n    {r.status}")
     modelled = (table["status"] == "modelled").sum()
     print(f"{len(table)} instruments, {modelled} modelled")
     return 0

@@ -125,6 +125,9 @@ def _targets_sheet(wb: Workbook, targets: pd.DataFrame) -> None:
             Column("target_value", "目标值", "Target", DECIMAL, 11),
             Column("unit", "单位", "Unit", TEXT, 7),
             Column("probability_met", "达到概率", "Probability met", PERCENT, 11),
+            # a target the base year meets already (a county copied from its city) is no achievement of the plan
+            Column(lambda r: "是 yes" if str(r.get("met_in_base_year")) == "True" else "", "基年已达到(构造所致)",
+                   "Met in the base year already (by construction)", TEXT, 14),
             Column("median_first_year", "过半模拟首次达到年份", "Year half the replicates reach it", YEAR, 14),
             Column("median", "目标年份中位数", "Median in target year", DECIMAL, 12),
             Column("p05", "5% 分位", "5th percentile", DECIMAL, 11),
@@ -134,7 +137,7 @@ def _targets_sheet(wb: Workbook, targets: pd.DataFrame) -> None:
 
     def formats(r):
         fmt = _value_format(str(r.get("unit", "")))
-        return {4: fmt, 8: fmt, 9: fmt, 10: fmt}
+        return {4: fmt, 9: fmt, 10: fmt, 11: fmt}
 
     _sheet(wb, "目标 Targets", "达到规划目标的概率 · Probability of meeting the plan's targets", targets, cols, formats,
            note="概率 = 目标年份达到或超过目标值的模拟占比 (排名: 达到或优于) · share of replicates at or beyond "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -22,7 +23,15 @@ from tests.helpers import QIQIHAR, SCENARIOS
 def test_a_run_in_which_nothing_pays_says_so_and_why(tmp_path, capsys, region, instrument, status, words):
     """Before: payments.csv empty, cost.png empty panels, not a word. Now printed, in the manifest and a table."""
     out = tmp_path / region
-    assert main(["run", str(SCENARIOS / f"{region}.yaml"), "--replicates", "2", "--horizon", "2025",
+    scenarios = SCENARIOS
+    if region == "harbin":   # Harbin's own layer (002) pays nothing; without the province's 001 layer, nothing does
+        scenarios = tmp_path / "scenarios"
+        shutil.copytree(SCENARIOS, scenarios)
+        path = scenarios / "regions/harbin_zone.yaml"
+        text = path.read_text("utf-8")
+        assert "policy_catalogues: [002_harbin, 001_heilongjiang]" in text
+        path.write_text(text.replace("[002_harbin, 001_heilongjiang]", "[002_harbin]"), "utf-8")
+    assert main(["run", str(scenarios / f"{region}.yaml"), "--replicates", "2", "--horizon", "2025",
                  "--out", str(out), "--lang", "en"]) == 0
     printed = capsys.readouterr().out
     assert f"{NOTHING_PAID}:" in printed

@@ -155,3 +155,23 @@ def test_policies_command_lists_every_instrument_with_status(capsys):
     assert {"q000_m4_hte_award", "sys004_31_hte_award", "hlj001_2_6_tech_purchase"} <= {r["id"] for r in rows}
     assert main(["policies", "--region", "qiqihar_zon", "--scenarios", str(SCENARIOS)]) == 2
     assert "did you mean 'qiqihar_zone'" in capsys.readouterr().err
+
+
+def test_a_zone_run_applies_the_provinces_instruments_too():
+    """Policy layers stack (issue 13.3): the Qiqihar zone runs 000's instruments and the province's 001, each paid
+    by its own budget; ``innosim policies --region`` lists the stack."""
+    from simulator.catalogue import catalogue_table
+    from simulator.runner import prepare
+    from tests.helpers import QIQIHAR
+
+    prepared = prepare(QIQIHAR, horizon=2025)
+    ids = {i.id: i for i in prepared.instruments()}
+    assert {"q000_m4_tech_purchase", "hlj001_2_6_tech_purchase"} <= set(ids)
+    assert ids["hlj001_2_6_tech_purchase"].payer.startswith("黑龙江省")
+    assert ids["q000_m4_tech_purchase"].payer.startswith("齐齐哈尔市")
+    paid = prepared.model(0).run(2025).government.payments()
+    province = paid[paid["instrument"] == "hlj001_2_6_tech_purchase"]
+    assert not province.empty and set(province["year"]) == {2025}          # 001 is the 2025 plan
+    assert set(province["payer"]) == {ids["hlj001_2_6_tech_purchase"].payer}
+    table = catalogue_table(SCENARIOS, "qiqihar_zone")
+    assert list(dict.fromkeys(table["layer"])) == ["1 000_qiqihar", "2 001_heilongjiang"]
