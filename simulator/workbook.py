@@ -55,14 +55,32 @@ class Column:
     width: float = 12
 
 
+def _name(key: str, lang: str) -> str:
+    """An indicator's or a target series' name (``growth:gdp`` -> 地区生产总值增速 / GDP, growth)."""
+    if key == "all_targets":
+        return "全部目标同时达到" if lang == "zh" else "All targets met jointly"
+    from .targets import label
+
+    try:
+        return label(key, INDICATORS, lang)
+    except (KeyError, ValueError):   # a key this version cannot name: show it as written
+        return key
+
+
 def indicator_zh(key: str) -> str:
-    ind = INDICATORS.get(key)
-    return ind.zh if ind else ("全部目标同时达到" if key == "all_targets" else key)
+    return _name(key, "zh")
 
 
 def indicator_en(key: str) -> str:
-    ind = INDICATORS.get(key)
-    return ind.en if ind else ("All targets met jointly" if key == "all_targets" else key)
+    return _name(key, "en")
+
+
+def _kind(kind) -> str:
+    """A target kind in both languages (simulator.targets.KINDS), e.g. 增速 growth."""
+    from .targets import KINDS
+
+    k = KINDS.get(kind) if isinstance(kind, str) else None
+    return f"{k.zh} {k.en}" if k else ("" if kind is None or kind != kind else str(kind))
 
 
 def _value_format(unit: str) -> str:
@@ -90,8 +108,8 @@ def _sheet(wb: Workbook, name: str, title: str, frame: pd.DataFrame, columns: li
            row_formats: Callable[[pd.Series], dict[int, str]] | None = None, note: str = "") -> None:
     """Write ``frame`` as a sheet: title (row 1), zh and en headers (rows 2-3, frozen), data, widths, formats.
 
-    ``row_formats`` may override the number format of some columns (by index) row by row, e.g. an
-    indicator value whose unit changes from row to row.
+    ``row_formats`` may override the number format of some columns (named by their English header)
+    row by row, e.g. an indicator value whose unit changes from row to row.
     """
     ws = wb.create_sheet(name)
     ws.cell(1, 1, title).font = _TITLE_FONT
@@ -109,7 +127,7 @@ def _sheet(wb: Workbook, name: str, title: str, frame: pd.DataFrame, columns: li
         for j, col in enumerate(columns, start=1):
             value = col.key(r) if callable(col.key) else r.get(col.key)
             cell = ws.cell(i, j, _cell_value(value))
-            cell.number_format = overrides.get(j - 1, col.fmt)
+            cell.number_format = overrides.get(col.en, col.fmt)
             if col.fmt == TEXT and col.width >= 30:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = FREEZE
@@ -121,6 +139,7 @@ def _targets_sheet(wb: Workbook, targets: pd.DataFrame) -> None:
     cols = [Column("variant", "情景", "Variant", TEXT, 24),
             Column(lambda r: indicator_zh(r["indicator"]), "指标", "Indicator (zh)", TEXT, 24),
             Column(lambda r: indicator_en(r["indicator"]), "指标 (英文)", "Indicator", TEXT, 30),
+            Column(lambda r: _kind(r.get("kind")), "类型", "Kind", TEXT, 16),
             Column("target_year", "目标年份", "Target year", YEAR, 9),
             Column("target_value", "目标值", "Target", DECIMAL, 11),
             Column("unit", "单位", "Unit", TEXT, 7),
@@ -137,7 +156,7 @@ def _targets_sheet(wb: Workbook, targets: pd.DataFrame) -> None:
 
     def formats(r):
         fmt = _value_format(str(r.get("unit", "")))
-        return {4: fmt, 9: fmt, 10: fmt, 11: fmt}
+        return dict.fromkeys(("Target", "Median in target year", "5th percentile", "95th percentile"), fmt)
 
     _sheet(wb, "目标 Targets", "达到规划目标的概率 · Probability of meeting the plan's targets", targets, cols, formats,
            note="概率 = 目标年份达到或超过目标值的模拟占比 (排名: 达到或优于) · share of replicates at or beyond "
@@ -186,7 +205,9 @@ def _additionality_sheet(wb: Workbook, add: pd.DataFrame) -> None:
 
     def formats(r):
         fmt = INTEGER if r.get("outcome") == "hte_count" else FINE if r.get("outcome") == "rd_intensity" else DECIMAL
-        return {5: fmt, 6: fmt, 7: fmt, 8: DECIMAL if fmt == INTEGER else fmt, 9: fmt, 10: fmt, 11: fmt, 12: fmt}
+        extras = ("Extra, median", "Median: 90 % CI low", "Median: 90 % CI high", "Mean: 90 % CI low",
+                  "Mean: 90 % CI high", "Extra, 5th percentile", "Extra, 95th percentile")
+        return {**dict.fromkeys(extras, fmt), "Extra, mean": DECIMAL if fmt == INTEGER else fmt}
 
     _sheet(wb, "新增 Additionality", "相对无政策情景的新增成果与成本 · Extra outcome and cost against no policy",
            add, cols, formats, note="单位成本仅在新增的中位数与均值的 90% 置信区间均高于 0 时给出 · cost per unit only "
@@ -254,7 +275,7 @@ def _summary_sheet(wb: Workbook, summary: pd.DataFrame) -> None:
 
     def formats(r):
         fmt = _value_format(INDICATORS[r["indicator"]].unit) if r["indicator"] in INDICATORS else DECIMAL
-        return {5: fmt, 6: fmt, 7: fmt, 8: fmt, 9: fmt}
+        return dict.fromkeys(("5th percentile", "25th percentile", "Median", "75th percentile", "95th percentile"), fmt)
 
     _sheet(wb, "汇总 Summary", "各指标逐年分位数 · Every indicator by year: median and bands", summary, cols, formats)
 

@@ -62,6 +62,10 @@ def test_targets_sheet_names_indicators_and_formats_probabilities(workbook):
     names = {c.value for c in _column(ws, "Indicator")}
     assert INDICATORS["hte_count"].en in names and "hte_count" not in names
     assert INDICATORS["hte_count"].zh in {c.value for c in _column(ws, "Indicator (zh)")}
+    assert not any(":" in str(n) for n in names), names          # target series named, not shown as keys
+    for unit, target in zip(_column(ws, "Unit"), _column(ws, "Target"), strict=True):
+        if unit.value == "家":
+            assert target.number_format == "#,##0"                   # counts without decimals
     assert all("." in c.number_format or c.number_format == "#,##0" for c in _column(ws, "Median in target year"))
 
 
