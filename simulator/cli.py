@@ -435,6 +435,10 @@ def main(argv: list[str] | None = None) -> int:
             from .runner import stderr_echo
 
             args.jobs = usable_jobs(args.jobs, stderr_echo(not getattr(args, "quiet", False)))
+        if getattr(args, "scheduler", None):   # before any work (sensitivity, optimise; run checks it too)
+            from .ensemble import check_scheduler
+
+            check_scheduler(args.scheduler)
         return args.func(args)
     except (InputError, EnvironmentFaultError) as exc:
         if args.debug:

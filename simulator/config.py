@@ -556,6 +556,9 @@ class InstrumentSetting(Strict):
 
 
 NO_POLICY = "no_policy"
+#: alphabets with letters that look like each other (Latin 'a', Cyrillic 'а', Greek 'α'): a variant name
+#: may use one of them (with digits, '_', '-' and other scripts such as Chinese), not several
+_LOOKALIKE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK"}
 
 
 class Variant(Strict):
@@ -612,6 +615,14 @@ class Scenario(Strict):
                            allowed="letters, digits, '_' or '-'")
         seen: dict[str, str] = {"base": "base", NO_POLICY: NO_POLICY}
         for name in v:
+            letters = [(unicodedata.name(c, "?").split()[0], c) for c in name if c.isalpha()]
+            scripts = sorted({script for script, _ in letters} & _LOOKALIKE_SCRIPTS)
+            if len(scripts) > 1:   # 'dоuble' with a Cyrillic 'о' reads as 'double' but is another name
+                rare = min(scripts, key=lambda sc: sum(script == sc for script, _ in letters))
+                odd = next(c for script, c in letters if script == rare)
+                raise _bad(f"variant name {name!r} mixes {' and '.join(sc.title() for sc in scripts)} letters that "
+                           f"look alike (U+{ord(odd):04X} {unicodedata.name(odd)})", at=(name,),
+                           allowed="letters of one of these alphabets")
             # names that differ only by case, width or look-alike compatibility characters
             # ('ｂａｓｅ', 'Ｈigh', 'ﬁscal' vs 'fiscal') would be two columns a reader cannot tell apart
             key = unicodedata.normalize("NFKC", name).casefold()

@@ -224,6 +224,10 @@ def test_unreachable_scheduler(tmp_path):
     assert not list(tmp_path.iterdir()), "nothing written"
     code, err = _cli("run", QIQIHAR, *RUN, "--out", tmp_path / "q", "--scheduler", "localhost")
     _one_line(code, err, "--scheduler", "tcp://host:port")
+    code, err = _cli("sensitivity", QIQIHAR, "--samples", "2", "--replicates", "1", "--out", tmp_path / "s",
+                     "--scheduler", f"tcp://127.0.0.1:{port}")
+    _one_line(code, err, f"tcp://127.0.0.1:{port}", "no Dask scheduler answers")
+    assert not list(tmp_path.iterdir()), "nothing written"
 
 
 # ------------------------------------------------------------------ processes: locks and signals
@@ -262,6 +266,18 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _workers(pid: int) -> set[int]:
+    """The spawned worker processes below ``pid`` (not multiprocessing's resource tracker)."""
+    found = set()
+    for child in _descendants(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.add(child)
+        except OSError:
+            continue
+    return found
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -285,8 +301,8 @@ def test_second_run_into_the_same_folder_is_refused_then_sigterm_to_the_parent(t
     first = _start(out)
     try:
         _wait_for_chunk(out, first)
-        workers = _descendants(first.pid)
-        assert workers, "--jobs 2 runs worker processes"
+        assert _workers(first.pid), "--jobs 2 runs worker processes"
+        workers = _descendants(first.pid)   # the workers and multiprocessing's resource tracker
         second = subprocess.run([sys.executable, "-m", "simulator", "run", str(QIQIHAR), *RUN, "--out", str(out)],
                                 cwd=ROOT, capture_output=True, text=True, timeout=120)
         _one_line(second.returncode, second.stderr, str(out), "another innosim run is writing", f"{first.pid}")
@@ -317,8 +333,8 @@ def test_workers_stop_with_the_parent(tmp_path, group):
     proc = _start(out)
     try:
         _wait_for_chunk(out, proc)
+        assert _workers(proc.pid), "--jobs 2 runs worker processes"
         workers = _descendants(proc.pid)
-        assert workers
         if group:
             os.killpg(proc.pid, sig)
         else:
@@ -392,6 +408,8 @@ SCENARIO_CASES = {
     "variant name a look-alike of base": (
         "  double_hte_award:", "  ｂａｓｅ:\n    policies: {}\n  double_hte_award:",
         ["ｂａｓｅ", "'base'"]),
+    "variant name mixing Latin and Cyrillic": (
+        "  double_hte_award:", "  d\u043euble_hte_award:", ["mixes Cyrillic and Latin letters"]),
     "invisible character in a key": (
         "seed: 20230302", "seed\u200b: 20230302", ["seed\\u200b", "unknown key"]),
 }
