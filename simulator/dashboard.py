@@ -31,6 +31,7 @@ import solara  # noqa: E402
 import solara.lab  # noqa: E402
 
 from . import mix, plots  # noqa: E402
+from . import targets as target_kinds  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .indicators import INDICATORS  # noqa: E402
 from .runner import Prepared, prepare  # noqa: E402
@@ -38,7 +39,7 @@ from .runner import Prepared, prepare  # noqa: E402
 #: set by ``innosim dashboard`` before the server starts
 SETTINGS = {"scenarios": Path("scenarios"), "lang": "zh", "jobs": 1}
 #: labels of the variants of a dashboard run
-VARIANTS = {"base": "你的组合 your mix", mix.AS_WRITTEN: "现行 as written", "no_policy": "无政策 no policy"}
+VARIANTS = {"base": "仪表盘组合 dashboard mix", mix.AS_WRITTEN: "规划方案 as written", "no_policy": "无政策 no policy"}
 FIELD_LABELS = {"scale": "倍数 scale", "budget": "预算 万元/年 budget", "start_year": "起始年 start",
                 "end_year": "终止年 end"}
 
@@ -80,11 +81,21 @@ def run_task(original: Prepared, text: str) -> None:
                          jobs=SETTINGS["jobs"])
     charts = folder / "charts"
     charts.mkdir(parents=True, exist_ok=True)
-    lang = SETTINGS["lang"]
-    plots.probability_chart(result.targets, prepared.region, charts / "probability", lang)
+    lang, names = SETTINGS["lang"], chart_names(prepared)
+    if not result.targets.empty:
+        plots.distance_chart(result.targets, prepared.region, charts / "distance", lang, names, formats=("png",))
+        plots.probability_chart(result.targets, prepared.region, charts / "probability", lang, names,
+                                formats=("png",))
     if not result.additionality.empty:
-        plots.cost_chart(result.additionality, charts / "cost", lang)
+        plots.cost_chart(result.additionality, charts / "cost", lang, names, formats=("png",))
     outcome.set((result, prepared, charts))
+
+
+def chart_names(prepared: Prepared) -> dict[str, dict[str, str]]:
+    """Chart names of the variants: ``base`` is the dashboard's mix here, not the plan."""
+    names = plots.variant_labels(prepared.scenario)
+    names["base"] = {"zh": "仪表盘组合", "en": "dashboard mix"}
+    return names
 
 
 def _fmt_probability(p: float) -> str:
@@ -101,8 +112,8 @@ def targets_frame(targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     rows = []
     base = targets[targets["variant"] == "base"].reset_index(drop=True)
     for i, t in base.iterrows():
-        meta = INDICATORS.get(t.indicator)
-        name = (meta.zh if lang == "zh" else meta.en) if meta else "全部目标 all targets"
+        name = "全部目标 all targets" if t.indicator == "all_targets" else target_kinds.label(t.indicator, INDICATORS,
+                                                                                              lang)
         row = {"indicator": t.indicator, "name": name,
                "year": "" if pd.isna(t.target_year) else int(t.target_year),
                "target": "" if pd.isna(t.target_value) else f"{t.target_value:g} {t.unit}"}
@@ -191,7 +202,7 @@ def IndicatorCharts(result: mix.MixResult, prepared: Prepared, charts: Path, lan
         for path in fan:
             solara.Image(path, width="100%", classes=["chart"])
     with solara.ColumnsResponsive(12, large=6):
-        for name in ("probability", "cost"):
+        for name in ("distance", "probability", "cost"):
             if (charts / f"{name}.png").is_file():
                 solara.Image(charts / f"{name}.png", width="100%", classes=["chart"])
 
@@ -202,8 +213,9 @@ def _indicator_charts(result: mix.MixResult, prepared: Prepared, charts: Path, i
     rows = result.table[result.table["indicator"] == indicator]
     fan, variants = charts / f"fan_{indicator}", charts / f"variants_{indicator}"
     if not fan.with_suffix(".png").is_file():
-        plots.fan_chart(rows, prepared.region, indicator, fan, lang, formats=("png",))
-        plots.variants_chart(rows, prepared.region, indicator, variants, lang)
+        names = chart_names(prepared)
+        plots.fan_chart(rows, prepared.region, indicator, fan, lang, formats=("png",), names=names)
+        plots.variants_chart(rows, prepared.region, indicator, variants, lang, names=names, formats=("png",))
     return [fan.with_suffix(".png"), variants.with_suffix(".png")]
 
 
@@ -277,8 +289,9 @@ def Controls(original: Prepared | None, load_error: str, names: list[str]):
                                                         icon_name="mdi-cloud-download-outline",
                                                         classes=["download-button"])])
         if run_task.pending:
-            solara.ProgressLinear(run_task.progress if run_task.progress is not None else True,
-                                  classes=["run-progress"])
+            done = run_task.progress
+            solara.ProgressLinear(done if done is not None else True, classes=["run-progress"])
+            solara.Text(f"运行中 running: {done or 0:.0f} % of the replicates", classes=["run-progress-text"])
         if form_error.value:
             solara.Error(form_error.value, classes=["form-error"])
         if run_task.error:

@@ -151,7 +151,8 @@ def mix_document(prepared: Prepared, form: dict) -> dict:
            "policies": policies, "parameters": dict(scenario.parameters)}
     if scenario.parameter_uncertainty:
         doc["parameter_uncertainty"] = True
-    doc["variants"] = {AS_WRITTEN: {"description": f"the levers of {prepared.scenario_path.name} as written",
+    doc["variants"] = {AS_WRITTEN: {"description": {"zh": f"规划方案（{prepared.scenario_path.name} 原文）",
+                                                    "en": f"policies as written ({prepared.scenario_path.name})"},
                                     "policies": as_written}}
     return doc
 

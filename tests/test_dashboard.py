@@ -221,8 +221,8 @@ def test_dashboard_in_chromium_shows_what_innosim_run_computes(dashboard, browse
     assert [p.name for p in saved] == ["sys_baoqing_dashboard.yaml"]
     scenario = _linked(tmp_path / "scenarios") / saved[0].name
     scenario.write_bytes(saved[0].read_bytes())
-    cli = subprocess.Popen([sys.executable, "-m", "simulator", "run", str(scenario), "--out",
-                            str(tmp_path / "cli"), "--quiet"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    cli = subprocess.Popen([sys.executable, "-m", "simulator", "run", str(scenario), "--out", str(tmp_path / "cli"),
+                            "--quiet", "--no-report"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
 
     _wait(browser, ".run-button").click()
     _wait(browser, "#targets-table", timeout=120)
