@@ -253,7 +253,7 @@ def Page():
                                                                f"{original.region.name.en}"))
                 with solara.Card("政策工具 Instruments modelled",
                                  subtitle="scale × the amounts as written; budget caps a year's payments (pro rata); "
-                                          "empty = as the catalogue (no cap, no end year)"):
+                                          "empty budget = no cap; empty year = the catalogue's (the document's)"):
                     for lever in mix.levers(original):
                         LeverCard(lever)
     Results(lang)

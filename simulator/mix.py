@@ -68,7 +68,7 @@ class Lever:
     end_year: int | None
 
     def setting(self) -> dict:
-        """The lever as a ``policies`` entry, every field explicit (None written as null)."""
+        """The lever as a ``policies`` entry, every field explicit (None = none / the catalogue's)."""
         return {name: getattr(self, name) for name in LEVER_FIELDS}
 
 
@@ -87,13 +87,17 @@ def _text(value: object) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _field(lever: Lever, key: str) -> bool | str:
+    """A lever's field as the form holds it: ``enabled`` a bool, the others text."""
+    return lever.enabled if key == "enabled" else _text(getattr(lever, key))
+
+
 def default_form(prepared: Prepared) -> dict:
     """The form's initial fields: the levers as written (text, ``enabled`` a bool), a small ensemble, the
     scenario's seed and a horizon at the last target year (where the answer is; the file's otherwise)."""
     scenario, region = prepared.scenario, prepared.region
     years = [t.year for t in region.targets if t.year >= region.base_year]
-    return {"levers": {lv.id: {"enabled": lv.enabled, **{k: _text(getattr(lv, k)) for k in LEVER_FIELDS[1:]}}
-                       for lv in levers(prepared)},
+    return {"levers": {lv.id: {k: _field(lv, k) for k in LEVER_FIELDS} for lv in levers(prepared)},
             "replicates": str(min(DEFAULT_REPLICATES, scenario.replicates)), "seed": str(scenario.seed),
             "horizon": str(max(years) if years else scenario.horizon)}
 
@@ -132,16 +136,23 @@ def mix_document(prepared: Prepared, form: dict) -> dict:
     scenario writes them. Region, parameters and other instrument settings (amounts) are the scenario's."""
     scenario = prepared.scenario
     written = {k: v.model_dump(exclude_unset=True) for k, v in scenario.policies.items()}
-    policies, as_written = dict(written), {}
+    policies, as_written = {k: dict(v) for k, v in written.items()}, {}
     for lever in levers(prepared):
         fields = form["levers"].get(lever.id, {})
-        chosen = {k: _scalar(fields.get(k, _text(getattr(lever, k)))) for k in LEVER_FIELDS}
-        # None = unset (catalogue years, no budget); the variant restores every lever explicitly
-        policies[lever.id] = {**written.get(lever.id, {}), **{k: v for k, v in chosen.items() if v is not None}}
-        for k in LEVER_FIELDS:
-            if chosen[k] is None:
-                policies[lever.id].pop(k, None)
-        as_written[lever.id] = lever.setting()
+        own = written.get(lever.id, {})   # what the scenario file itself sets (the rest is the catalogue's)
+        for key in LEVER_FIELDS:
+            text = fields.get(key, _field(lever, key))
+            if text == _field(lever, key):
+                continue   # as written: the file's own setting (or none) stays, nothing to restore
+            value = _scalar(text)
+            setting = policies.setdefault(lever.id, {})
+            if value is None:   # emptied: the catalogue's years, no budget
+                setting.pop(key, None)
+            else:
+                setting[key] = value
+            # the plan as written: the file's value, else null (= the catalogue's; enabled/scale have defaults)
+            restore = own.get(key, getattr(lever, key) if key in ("enabled", "scale") else None)
+            as_written.setdefault(lever.id, {})[key] = restore
     title = scenario.title.model_dump() if scenario.title else {"zh": scenario.name, "en": scenario.name}
     doc = {"name": f"{scenario.name}_dashboard",
            "title": {"zh": f"{title['zh']}（仪表盘组合）", "en": f"{title['en']} (dashboard mix)"},

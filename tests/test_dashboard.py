@@ -60,6 +60,20 @@ def test_mix_file_round_trips_through_prepare(tmp_path):
     assert all(not i.enabled for i in variants["no_policy"].instruments())
 
 
+@pytest.mark.parametrize("name", ["sys_baoqing", "baotou", "heilongjiang"])
+def test_form_as_first_shown_is_a_valid_scenario(tmp_path, name):
+    """The form as it opens (horizon at the last target year, even where an instrument starts later, e.g. 001's
+    purchase subsidy from 2025 in a county whose targets are for 2023) runs, and changes nothing."""
+    original = prepare(SCENARIOS / f"{name}.yaml")
+    form = mix.default_form(original)
+    assert mix.changes(original, form) == []
+    prepared = mix.check_mix(original, mix.mix_yaml(original, form), tmp_path)
+    assert prepared.scenario.replicates == min(mix.DEFAULT_REPLICATES, original.scenario.replicates)
+    variants = prepared.variants()
+    settings = [[lv.setting() for lv in mix.levers(variants[v])] for v in ("base", mix.AS_WRITTEN)]
+    assert settings[0] == settings[1] == [lv.setting() for lv in mix.levers(original)]
+
+
 @pytest.mark.parametrize(("field", "text", "problem"), [
     ("scale", "-1", "must be >= 0"),
     ("budget", "3亿", "a number with a unit"),
