@@ -284,7 +284,10 @@ POPULATION_TYPES: dict[str, tuple[str, float, float, str | None]] = {
     "rd_active_share": ("number", 0, 1, "share 0-1"),
     "age_mean": ("range", 0, 200, "years"),
     "incubator_occupancy": ("number", 0, 1, "share 0-1 of capacity"),
+    "soe_firms": ("range", 1, 1_000_000, "revenue ranks [first, last] among industrial firms (1 = largest)"),
 }
+#: population assumptions a region file may give (the others are required)
+OPTIONAL_POPULATION = ("soe_firms",)
 
 
 def _number(v: object, key: str, unit: str | None, lo: float, hi: float, integer: bool = False,
@@ -393,7 +396,7 @@ class Region(Strict):
     @field_validator("population")
     @classmethod
     def _population_complete(cls, v: dict[str, Assumption], info) -> dict[str, Assumption]:
-        _check_keys(v, REQUIRED_POPULATION, REQUIRED_POPULATION, "assumption")
+        _check_keys(v, (*REQUIRED_POPULATION, *OPTIONAL_POPULATION), REQUIRED_POPULATION, "assumption")
         _check_population(v, info.data.get("base_year"))
         return v
 

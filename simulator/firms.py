@@ -73,6 +73,7 @@ FIELDS: dict[str, Field] = {
     # year keep -1 (the region files give stocks, not listing years)
     "zjtx_year": Field(np.int16, -1, "year", "year listed as provincial 专精特新 (-1 before the base year or never)"),
     "little_giant_year": Field(np.int16, -1, "year", "year listed as little giant (-1 before the base year or never)"),
+    "soe": Field(np.bool_, False, "", "provincial state-owned firm (region population soe_firms; entrants never)"),
 }
 
 

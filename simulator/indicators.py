@@ -120,6 +120,12 @@ def zjtx_count(model: RegionModel) -> float:
     return float((model.firms.zjtx | model.firms.little_giant).sum())
 
 
+def soe_rd_expenditure(model: RegionModel) -> float:
+    """R&D of provincial state-owned firms (region population ``soe_firms``), 亿元; 0 where none are marked."""
+    f = model.firms
+    return float(f.rd[f.soe].sum()) / WAN_PER_YI
+
+
 def hightech_manufacturing_value_added(model: RegionModel) -> float:
     """规模以上高技术制造业增加值, 亿元: value added x high-tech share of industrial 规上 firms.
 
@@ -240,6 +246,7 @@ INDICATORS: IndicatorTable = IndicatorTable({
     "above_scale_count": Indicator(above_scale_count, "家", "规上企业", "Firms above designated size"),
     "incubator_tenants": Indicator(incubator_tenants, "家", "在孵企业", "Incubator tenants"),
     "zjtx_count": Indicator(zjtx_count, "家", "专精特新企业", "专精特新 firms"),
+    "soe_rd_expenditure": Indicator(soe_rd_expenditure, "亿元", "省属国有企业研发投入", "R&D of provincial SOEs"),
     "hightech_manufacturing_value_added": Indicator(hightech_manufacturing_value_added, "亿元",
                                                     "规上高技术制造业增加值",
                                                     "High-tech manufacturing value added (above size)"),

@@ -152,7 +152,20 @@ def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopula
     f.ip[rest] = rng.poisson(np.minimum(p.ip_per_rd * f.knowledge[rest], 50.0))
     valid = is_hte & (f.hte_grant_year + p.hte_validity_years > year)
     f.user_cost_ref = user_cost_of_rd(model, f, valid)
+    _mark_soes(model, f)
     return f
+
+
+def _mark_soes(model: RegionModel, f: FirmPopulation) -> None:
+    """Provincial SOEs (001 二.2 省属国有企业研发投入): ``population.soe_firms = [first, last]`` marks the industrial
+    firms of revenue ranks first..last (1 = largest; the region file says why); no random draw, so other regions
+    are unchanged. Entrants are never SOEs (assumption: new firms are private; restructurings are not modelled)."""
+    if "soe_firms" not in model.region.population:
+        return
+    first, last = (int(x) for x in model.region.pop("soe_firms"))
+    industrial = np.flatnonzero(model.sector_industrial[f.sector])
+    ranked = industrial[np.argsort(-f.revenue[industrial], kind="stable")]
+    f.soe[ranked[first - 1:last]] = True
 
 
 def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarray,

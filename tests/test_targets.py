@@ -255,3 +255,17 @@ def test_the_plans_targets_are_evaluated():
     assert counts["003"] >= 4, counts
     assert county_cells == 45, county_cells
     assert counts["004"] >= 65, counts
+
+
+def test_soe_rd_and_the_soe_flag(tiny):
+    """001 二.2 省属国有企业研发投入: R&D of the firms flagged soe; the region file marks revenue ranks of industrial
+    firms, with no random draw."""
+    tiny.firms.soe = np.array([True, False, False, True, False, False])
+    assert INDICATORS["soe_rd_expenditure"].func(tiny) == pytest.approx((10 + 10) / 1e4)   # 万元 -> 亿元
+    model = prepare(SCENARIOS / "heilongjiang.yaml").model(0)
+    f = model.firms
+    first, last = model.region.pop("soe_firms")
+    industrial = model.sector_industrial[f.sector].astype(bool)
+    assert f.soe.sum() == last - first + 1 and industrial[f.soe].all()
+    rank = np.argsort(np.argsort(-np.where(industrial, f.revenue, -np.inf)))   # 0 = the largest industrial firm
+    assert rank[f.soe].min() == first - 1 and rank[f.soe].max() == last - 1
