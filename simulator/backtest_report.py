@@ -196,6 +196,7 @@ def report(bt: Backtest, charts: list[str]) -> str:
             f"{s.loc['all', 'model_mape_where_trend']:.1f} %) vs trend {s.loc['all', 'trend_mape']:.1f} %; "
             f"{s.loc['all', 'coverage_80']:.0%} of the actual values inside the 80 % band "
             f"({s.loc['all', 'coverage_90']:.0%} inside the 90 % band).", "",
+            _verdict(bt.summary), "",
             _md(bt.summary), "",
             "## Every held-out point", "",
             _md(bt.table[["series", "year", "actual", "model_median", "model_p10", "model_p90", "model_error_pct",
@@ -208,6 +209,17 @@ def report(bt: Backtest, charts: list[str]) -> str:
             "## R&D intensity", "", bt.intensity_note, "",
             "## Charts", "", *[f"* `{c}`" for c in charts], ""]
     return "\n".join(out)
+
+
+def _verdict(summary: pd.DataFrame) -> str:
+    """Which series the model forecasts better than the trend, and where the actuals fell in its band."""
+    per = summary[summary["series"] != "all"]
+    wins = per.loc[per["better"] == "model", "series"].tolist()
+    losses = per.loc[per["better"] == "trend", "series"].tolist()
+    inside = per.loc[per["coverage_80"] == 1.0, "series"].tolist()
+    fmt = lambda names: ", ".join(f"`{n}`" for n in names) or "none"   # noqa: E731
+    return (f"Model closer than the trend (mean absolute error on the same points): {fmt(wins)}; trend closer: "
+            f"{fmt(losses)}. Every held-out actual inside the 80 % band: {fmt(inside)}.")
 
 
 def write(bt: Backtest, out: str | Path | None = None, *, lang: str = "zh", force: bool = False, echo=None,

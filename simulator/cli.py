@@ -265,7 +265,8 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
                          allowed="2 to 10000")
     bt = backtest(args.spec, small=args.small, replicates=args.replicates, progress=args.verbose)
     command = " ".join(["innosim backtest", args.spec] + (["--small"] if args.small else [])
-                       + ([f"--replicates {args.replicates}"] if args.replicates else []))
+                       + ([f"--replicates {args.replicates}"] if args.replicates else [])
+                       + ([f"--out {args.out}"] if args.out else []) + [f"--lang {args.lang}"])
     dest = write(bt, args.out, lang=args.lang, force=args.force, echo=_echo(args), command=command)
     if not args.quiet:
         print(f"wrote {dest} in {bt.seconds:.0f} s: fitted to {bt.fit_until}, {bt.replicates} replicates; "
