@@ -51,6 +51,7 @@ from .calibration import (
     Problem,
     fit,
     load_problem,
+    moments,
     posterior_draws,
     read_trend_series,
     trend_forecast,
@@ -340,9 +341,9 @@ def backtest(path: str | Path, *, small: bool = False, replicates: int | None = 
                            "ratio_to": s.ratio_to, "basis": "as the target's definition", "actual": r.value})
     note, trend, anchor = _intensity(problem, fit_until, records, paths, data, trend_rows, actual)
     trend = pd.concat([forecast, trend])
-    sims = held_out_values(actual, records, fit_until, anchor)
+    sims = held_out_values(actual, records, fit_until, anchor, targets)
     # the same runs at the raw estimate (every free parameter, identified or not; no draws)
-    raw = held_out_values(actual, run_paths(problem, [dict(holdout.estimate)] * n), fit_until, anchor)
+    raw = held_out_values(actual, run_paths(problem, [dict(holdout.estimate)] * n), fit_until, anchor, targets)
     table = compare(pd.DataFrame(actual), pd.DataFrame(sims), trend, band_includes, pd.DataFrame(raw))
     theta = pd.DataFrame(thetas)
     return Backtest(problem, holdout, n, small, b, theta, band_includes, pd.DataFrame(paths),
@@ -352,15 +353,20 @@ def backtest(path: str | Path, *, small: bool = False, replicates: int | None = 
 
 
 def held_out_values(actual: list[dict], records: list[pd.DataFrame], fit_until: int,
-                    anchor: float | None) -> dict[str, list[float]]:
-    """Every held-out point's simulated value per run (``actual`` rows as built by :func:`backtest`)."""
+                    anchor: float | None, targets: pd.DataFrame) -> dict[str, list[float]]:
+    """Every held-out point's simulated value per run (``actual`` rows as built by :func:`backtest`).
+
+    Targets are evaluated by :func:`simulator.calibration.moments`, exactly as the fit evaluates
+    them; R&D intensity by :func:`intensity_values`.
+    """
+    held = targets[targets["id"].isin([a["id"] for a in actual])]
+    per_run = [dict(zip(held["id"], moments(r, held), strict=True)) for r in records]
     out = {}
     for a in actual:
         if a["series"] == INTENSITY:
-            per = [intensity_values(r, fit_until, anchor) for r in records]
+            out[a["id"]] = [float(intensity_values(r, fit_until, anchor).get(a["year"], math.nan)) for r in records]
         else:
-            per = [series_values(r, Series(a["indicator"], a["ratio_to"])) for r in records]
-        out[a["id"]] = [float(v.get(a["year"], math.nan)) for v in per]
+            out[a["id"]] = [float(m[a["id"]]) for m in per_run]
     return out
 
 
