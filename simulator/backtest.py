@@ -371,8 +371,12 @@ def held_out_values(actual: list[dict], records: list[pd.DataFrame], fit_until: 
 
 
 def _long(key: str, per_rep: list[pd.Series]) -> list[dict]:
+    """Replicate paths as rows; a first year that is zero in every run is left out: the base year's
+    record of a flow the model only starts counting in its first simulated year (certifications)."""
+    first = min(int(s.index.min()) for s in per_rep)
+    skip = all(s.get(first, 0.0) == 0.0 for s in per_rep)
     return [{"series": key, "replicate": k, "year": int(y), "value": float(v)}
-            for k, s in enumerate(per_rep) for y, v in s.items()]
+            for k, s in enumerate(per_rep) for y, v in s.items() if not (skip and y == first)]
 
 
 def _intensity(problem: Problem, fit_until: int, records, paths, data, trend_rows, actual
