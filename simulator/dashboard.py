@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import os
 import shutil
+import signal
 import tempfile
 import uuid
 from pathlib import Path
@@ -316,8 +317,18 @@ def serve(host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = "sc
 
     server_settings.assets.extra_locations.append(plots.BUNDLED_FONT[0])   # the CJK font at /static/assets/
     root = Path(tempfile.gettempdir()) / f"innosim-dashboard-{os.getpid()}"
+    # uvicorn re-raises a SIGTERM it caught once the server has stopped; exiting through Python then
+    # lets the session folders (mix files, charts) be removed below instead of dying with them in place
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         solara_run.main(["simulator.dashboard", "--host", host, "--port", str(port), "--production", "--no-open",
                          "--no-check-version"], standalone_mode=False)
+    except KeyboardInterrupt:   # Ctrl-C: the server has stopped
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -150,6 +151,8 @@ def dashboard(tmp_path):
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
     assert server.poll() is not None
+    # it stopped cleanly: the session folders (mix files, charts) went with it
+    assert not (Path(tempfile.gettempdir()) / f"innosim-dashboard-{server.pid}").exists()
 
 
 @pytest.fixture
