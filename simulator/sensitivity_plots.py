@@ -23,11 +23,15 @@ from .plots import (
     FIG_WIDTH,
     NO_POLICY_COLOR,
     TARGET_COLOR,
+    TITLE_PT,
     _indicator_name,
     _note,
     _save,
     _style,
     _title,
+    _unit_axis,
+    _with_unit,
+    _wrap,
     plt,
     resolve_lang,
 )
@@ -42,23 +46,24 @@ _TEXT = {
            "mean": "均值", "prob": "达标概率", "cost": "累计补贴成本 (万元, 各次模拟的均值)",
            "p_axis": "同时达到所要求目标的概率", "tried": "尝试的组合", "front": "帕累托前沿",
            "chosen": "选定组合", "as_written": "现行政策", "pareto_title": "成本与达标概率",
-           "required": "要求 P ≥ {p:.0%}", "budget": "预算 {b:,.0f} 万元",
+           "required": "要求 P ≥ {p:.0%}", "budget": "预算 {b}",
            "pareto_note": "每个点: 一种政策组合, {reps} 次重复 (共同随机数); 目标: {targets}. "
                           "成本 = {start}–{end} 年累计补贴."},
     "en": {"morris": "Morris screening: mu* (mean absolute elementary effect)",
            "sobol": "Sobol indices: total ST and first-order S1",
            "mu_star": "mu* (95% interval)", "sigma": "sigma (non-linearity/interaction)", "ST": "total ST",
            "S1": "first-order S1", "influence": "Most influential inputs for {output}", "lever": "policy",
-           "param": "parameter", "x_morris": "mu*: mean absolute effect of moving a factor across its range ({unit})",
+           "param": "parameter", "x_morris": "mu*: mean absolute effect of a factor across its range ({unit})",
            "x_sobol": "share of output variance",
            "note": "{method}; {points} sample points x {reps} replicates (common random numbers); parameter "
                    "ranges: {ranges}; policy levers: amounts scaled {levers}. Dark = policy lever, light = "
                    "behavioural parameter.",
-           "mean": "mean", "prob": "probability met", "cost": "cumulative subsidy cost (万元, mean over replicates)",
+           "mean": "mean", "prob": "probability met",
+           "cost": "cumulative subsidy cost (10 000 yuan, mean over replicates)",
            "p_axis": "probability of meeting the required targets jointly", "tried": "mixes tried",
            "front": "Pareto front", "chosen": "chosen mix", "as_written": "policies as written",
            "pareto_title": "Cost against probability of meeting the targets", "required": "required P >= {p:.0%}",
-           "budget": "budget {b:,.0f} 万元",
+           "budget": "budget {b}",
            "pareto_note": "Each point: one policy mix, {reps} replicates (common random numbers); targets: "
                           "{targets}. Cost = cumulative subsidies {start}-{end}."},
 }
@@ -74,7 +79,8 @@ def output_label(output: str, lang: str) -> tuple[str, str]:
     indicator, _, year = core.rpartition("_")
     from .indicators import INDICATORS
 
-    unit = "" if prob else (INDICATORS[indicator].unit if indicator in INDICATORS else "")
+    unit = "" if prob else _unit_axis(INDICATORS[indicator].unit if indicator in INDICATORS else "", lang,
+                                      indicator)
     name = f"{_indicator_name(indicator, lang)} {year}"
     return (f"{name} {t['prob']}" if prob else f"{name} ({t['mean']})"), unit
 
@@ -97,7 +103,11 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
     levers = [f for f in result.factors if f.is_lever]
     params = [f for f in result.factors if not f.is_lever]
     with _style(lang):
-        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 1.2 + 0.32 * max(len(part), 1)))
+        # the title's lines above the bars, then room per factor (at least two rows high)
+        title = f"{t['influence'].format(output=name)}\n{t[result.method]}"
+        title = _wrap(_title(title, region, lang) if region is not None else title, TITLE_PT, 11)
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 1.0 + 0.22 * (title.count("\n") + 1)
+                                        + 0.32 * max(len(part), 2)))
         y = np.arange(len(part))[::-1]
         colors = [BASE_COLOR if f.startswith("policy:") else "#9ecae1" for f in part["factor"]]
         if part.empty:
@@ -108,7 +118,7 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
             ax.barh(y, part["mu_star"], xerr=part["mu_star_conf"], color=colors, ecolor="#444444",
                     capsize=2, label=t["mu_star"])
             ax.plot(part["sigma"], y, "D", color=TARGET_COLOR, ms=4, label=t["sigma"])
-            ax.set_xlabel(t["x_morris"].format(unit=unit or "–"))
+            ax.set_xlabel(_wrap(t["x_morris"].format(unit=unit or "–"), FIG_WIDTH * 72 * 0.6, 10))
         else:
             h = 0.38
             ax.barh(y + h / 2, part["ST"].clip(lower=0), h, xerr=part["ST_conf"], color=colors, ecolor="#444444",
@@ -120,9 +130,9 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
         ax.set_xlim(left=0)
         ax.grid(axis="x", alpha=0.3, lw=0.6)
         if not part.empty:
-            ax.legend(loc="lower right", frameon=False)
-        title = f"{t['influence'].format(output=name)}\n{t[result.method]}"
-        ax.set_title(_title(title, region, lang) if region is not None else title, loc="left")
+            ax.legend(loc="best", frameon=False)
+        # across the figure (not above the axes, which the factor names narrow), wrapped to its width
+        fig.suptitle(title, fontsize=11, x=0.01, ha="left")
         bounds = str(result.options.get("bounds", "prior"))
         ranges = {"prior": "先验值 ±50% (限于允许范围)" if lang == "zh" else "prior ±50 % within the allowed bounds",
                   "calibrated": "校准90%区间 (其余: 先验值 ±50%)" if lang == "zh"
@@ -161,14 +171,15 @@ def pareto_chart(trials: pd.DataFrame, path: str | Path, *, required: float | No
         if required is not None:
             ax.axhline(required, color=TARGET_COLOR, ls="--", lw=0.9, label=t["required"].format(p=required))
         if budget is not None:
-            ax.axvline(budget, color=TARGET_COLOR, ls=":", lw=0.9, label=t["budget"].format(b=budget))
+            ax.axvline(budget, color=TARGET_COLOR, ls=":", lw=0.9,
+                       label=t["budget"].format(b=_with_unit(budget, "万元", lang)))
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(left=0)
         ax.set_xlabel(t["cost"])
         ax.set_ylabel(t["p_axis"])
         ax.grid(alpha=0.3, lw=0.6)
         ax.legend(loc="center right", frameon=False, fontsize=8)
-        ax.set_title(_title(t["pareto_title"], region, lang) if region is not None else t["pareto_title"],
-                     loc="left")
+        title = _title(t["pareto_title"], region, lang) if region is not None else t["pareto_title"]
+        fig.suptitle(_wrap(title, TITLE_PT, 11), fontsize=11, x=0.01, ha="left")
         _note(fig, t["pareto_note"].format(reps=replicates, targets=targets, start=years[0], end=years[1]))
         return _save(fig, path, formats)
