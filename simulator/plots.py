@@ -101,7 +101,7 @@ def _labels(lang: str) -> dict[str, str]:
                 "na": "无数据", "base_src": "基期",
                 "cost_note": "成本 = 至该年累计补贴 (万元) 的中位数; 新增 = 相对无政策情景的中位数 "
                              "(括号内 5%–95% 区间); 单位成本 = 成本中位数 ÷ 新增中位数, "
-                             "仅当新增中位数的 90% 置信区间高于 0.",
+                             "仅当新增中位数与新增均值的 90% 置信区间均高于 0.",
                 "prob_note": "概率 = 在目标年份达到或超过目标值的模拟次数占比 (排名: 达到或优于).",
                 "distance_title": "距目标的差距", "distance_axis": "目标年份的中位数占目标值的百分比",
                 "distance_note": "点 = 目标年份各次模拟的中位数占目标值的百分比, 横线 = 5%–95% 区间; "
@@ -117,8 +117,8 @@ def _labels(lang: str) -> dict[str, str]:
             "na": "n/a", "base_src": "baseline",
             "cost_note": "Cost = median cumulative subsidies to the year (10 000 yuan); extra = median "
                          "difference from the no-policy variant (5%–95% in brackets); cost per unit = median cost "
-                         "divided by median extra, shown only where the 90% confidence interval of the median "
-                         "extra lies above 0.",
+                         "divided by median extra, shown only where the 90% confidence intervals of the median "
+                         "and of the mean extra both lie above 0.",
             "prob_note": "Probability = share of replicates at or above the target in the target year "
                          "(rank: at or better).",
             "distance_title": "Distance to the plan's targets",
@@ -1014,7 +1014,7 @@ def distance_chart(targets: pd.DataFrame, region: Region, path: str | Path, lang
     with _style(lang):
         ticks = [_wrap(_target_label(first.loc[k], lang), TICK_LABEL_PT, 9) for k in order]
         fig, ax = plt.subplots(figsize=(FIG_WIDTH, _grouped_rows(order, n_v, [t.count("\n") + 1 for t in ticks])))
-        handles, highest = [], 100.0
+        handles, highest, lowest = [], 100.0, 0.0
         for j, v in enumerate(variants):
             rows = df[df["variant"] == v].drop_duplicates("key", keep="last").set_index("key")
             color = styles[v][0]
@@ -1026,9 +1026,9 @@ def distance_chart(targets: pd.DataFrame, region: Region, path: str | Path, lang
                     continue
                 if math.isfinite(low) and math.isfinite(high):
                     ax.plot([low, high], [y, y], color=color, lw=2.2, alpha=0.45, solid_capstyle="butt")
-                    highest = max(highest, high)
+                    highest, lowest = max(highest, high), min(lowest, low)
                 ax.plot([med], [y], "o", color=color, ms=5, zorder=3)
-                highest = max(highest, med)
+                highest, lowest = max(highest, med), min(lowest, med)
                 ax.annotate(f"{med:.0f}%", (max(med, high) if math.isfinite(high) else med, y), xytext=(4, 0),
                             textcoords="offset points", va="center", ha="left", fontsize=7.5, color="#333333",
                             annotation_clip=False)
@@ -1039,15 +1039,18 @@ def distance_chart(targets: pd.DataFrame, region: Region, path: str | Path, lang
             ax.set_ylim(n_t - 0.5, -0.5)
         else:
             _no_data(ax, lang)
-        ax.set_xlim(0, highest * 1.15)
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.set_xlim(lowest - 0.05 * (highest - lowest) if lowest < 0 else 0, highest * 1.15)   # a growth can fall
+        if lowest < 0:
+            ax.axvline(0, color="#444444", lw=0.8, zorder=1)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.0f}%"))
         ax.set_xlabel(lab["distance_axis"])
         ax.grid(axis="x", alpha=0.3, lw=0.6)
         ax.tick_params(axis="y", length=0)
         fig.suptitle(_title(lab["distance_title"], region, lang), fontsize=11, x=0.01, ha="left")
-        if variants:
-            _legend_above(fig, ax, handles, [_variant_label(v, lang, names) for v in variants])
+        if variants:     # the variants, then the dashed line at 100 %
+            _legend_above(fig, ax, [*handles, Line2D([], [], color=TARGET_COLOR, lw=1.0, ls="--")],
+                          [*(_variant_label(v, lang, names) for v in variants), f"{lab['target']} = 100%"])
         n_runs = pd.to_numeric(df["replicates"], errors="coerce").max() if "replicates" in df else np.nan
         runs = f"innosim, {int(n_runs)} {lab['runs']}" if pd.notna(n_runs) else "innosim"
         _note(fig, f"{lab['distance_note']} {lab['note']}: {document_title(region.document, lang)} · {runs}")
@@ -1062,7 +1065,7 @@ def _cost_detail(row: pd.Series | None, lang: str) -> str:
         return ""
     unit = row.get("unit", "")
     med, lo, hi = row["extra_median"], row.get("extra_p05", np.nan), row.get("extra_p95", np.nan)
-    has_range = pd.notna(lo) and pd.notna(hi)
+    has_range = pd.notna(lo) and pd.notna(hi) and lo != hi     # (no "0 to 0" range)
     sign = "" if med < 0 else "+"
     to = " 至 " if lang == "zh" else " to "          # (never "…": a range, not text cut short)
     if lang == "en" and unit in ("亿元", "万元"):
