@@ -207,6 +207,8 @@ class Sector(Strict):
     va_ratio: float = Field(gt=0, le=1)
     hightech_prior: float = Field(ge=0, le=1)
     rd_prior: float = Field(ge=0, le=1)
+    #: a strategic emerging industry (战略性新兴产业, 001 二.7), for the growth of their revenue; the source says why
+    emerging: bool = False
     source: str
 
 

@@ -120,6 +120,13 @@ def zjtx_count(model: RegionModel) -> float:
     return float((model.firms.zjtx | model.firms.little_giant).sum())
 
 
+def emerging_revenue(model: RegionModel) -> float:
+    """Operating revenue of firms in the sectors the region file marks as strategic emerging industries
+    (``sectors[].emerging``, 001 二.7 战略性新兴产业营业收入), 亿元; 0 where none is marked."""
+    emerging = np.array([s.emerging for s in model.region.sectors], dtype=bool)
+    return float(model.firms.revenue[emerging[model.firms.sector]].sum()) / WAN_PER_YI
+
+
 def soe_rd_expenditure(model: RegionModel) -> float:
     """R&D of provincial state-owned firms (region population ``soe_firms``), 亿元; 0 where none are marked."""
     f = model.firms
@@ -246,6 +253,8 @@ INDICATORS: IndicatorTable = IndicatorTable({
     "above_scale_count": Indicator(above_scale_count, "家", "规上企业", "Firms above designated size"),
     "incubator_tenants": Indicator(incubator_tenants, "家", "在孵企业", "Incubator tenants"),
     "zjtx_count": Indicator(zjtx_count, "家", "专精特新企业", "专精特新 firms"),
+    "emerging_revenue": Indicator(emerging_revenue, "亿元", "战略性新兴产业营业收入",
+                                  "Revenue of strategic emerging industries"),
     "soe_rd_expenditure": Indicator(soe_rd_expenditure, "亿元", "省属国有企业研发投入", "R&D of provincial SOEs"),
     "hightech_manufacturing_value_added": Indicator(hightech_manufacturing_value_added, "亿元",
                                                     "规上高技术制造业增加值",

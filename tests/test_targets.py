@@ -269,3 +269,13 @@ def test_soe_rd_and_the_soe_flag(tiny):
     assert f.soe.sum() == last - first + 1 and industrial[f.soe].all()
     rank = np.argsort(np.argsort(-np.where(industrial, f.revenue, -np.inf)))   # 0 = the largest industrial firm
     assert rank[f.soe].min() == first - 1 and rank[f.soe].max() == last - 1
+
+
+def test_emerging_revenue_counts_the_marked_sectors(tiny):
+    """001 二.7 战略性新兴产业营业收入: revenue of firms in sectors marked emerging (0 where none is)."""
+    assert INDICATORS["emerging_revenue"].func(tiny) == 0                 # sys_baoshan marks no sector
+    model = prepare(SCENARIOS / "heilongjiang.yaml").model(0)
+    emerging = np.array([s.emerging for s in model.region.sectors])
+    assert 0 < emerging.sum() < len(emerging)
+    f = model.firms
+    assert INDICATORS["emerging_revenue"].func(model) == pytest.approx(f.revenue[emerging[f.sector]].sum() / 1e4)
