@@ -39,6 +39,11 @@ def targets(table: pd.DataFrame, region: Region) -> pd.DataFrame:
 
     ``probability_met`` is the share of replicates at (or beyond) the target in
     the target year ("达到": at or above; at or below for a rank).
+    ``indicator`` is the series the target measures (its key, :mod:`simulator.targets`: an
+    indicator for a level, ``growth:gdp`` etc. for the other kinds) and ``kind`` its kind.
+    ``met_in_base_year`` is true when every replicate meets the target already in the base
+    year, before anything is simulated (met by construction of the base, e.g. a county copied
+    from its city): not an achievement of the plan.
     ``median_first_year`` is the first year by which at least half of the
     replicates have met the target (the median of the first years, replicates
     that never meet it counting as later than the horizon); empty when fewer
