@@ -35,6 +35,9 @@ REPORT_PDF = "report.pdf"
 CHART_PX = 1200
 #: colours of an embedded chart's palette
 CHART_COLOURS = 128
+#: text width of an A4 page with the template's margins, and the tallest a printed chart may be (mm):
+#: half a page for a wide chart, a page for one taller than wide
+PRINT_WIDTH_MM, PRINT_HEIGHT_MM = 186.0, (110.0, 235.0)
 #: the font of the charts (simulator.plots.BUNDLED_FONT; repeated so that a report does not import matplotlib)
 BUNDLED_FONT = ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf")
 #: chart order in the report: the answer first, then per-indicator detail
@@ -77,8 +80,12 @@ def _charts(folder: Path, t: dict, lang: str, series: list[str]) -> list[dict]:
     out = []
     for path in sorted(folder.glob("*.png"), key=rank):
         uri, width, height = _embed_png(path)
+        # printed: the page's width unless that makes the chart taller than two a page allow (a chart taller
+        # than wide, such as one row per target, gets a page of its own)
+        limit = PRINT_HEIGHT_MM[1] if height > width else PRINT_HEIGHT_MM[0]
+        print_width = min(100.0, 100 * limit / (PRINT_WIDTH_MM * height / width))
         out.append({"file": path.name, "caption": _chart_caption(path.stem, t, lang, keys), "uri": uri,
-                    "width": width // 2, "height": height // 2})
+                    "width": width // 2, "height": height // 2, "print_width": f"{print_width:.0f}"})
     return out
 
 
