@@ -288,6 +288,7 @@ def _with_unit(value: float, unit: str, lang: str, indicator: str | None = None)
             return _yuan(value, unit)
         if unit in COUNT_UNITS:
             noun = "" if unit == "位" else _count_noun(indicator)
+            noun = noun[:-1] if _num(value) in ("1", "-1") and noun.endswith("s") else noun   # 1 firm, 2 firms
             return f"{_num(value)} {noun}".rstrip()
         if unit == "percentage points":
             return f"{_num(value)} pp"
@@ -561,6 +562,20 @@ def _clause_en(token: str) -> str | None:
 _EN_REMARK = re.compile(rf"\s*\((?=[^()]*[A-Za-z]{{3}})[^(){_CJK}]*\)")    # "(national zone)": an English aside
 
 
+def _chinese_only(text: str) -> str:
+    """``text`` without its English reasoning: the quotations (``"…"``, ``“…”``) where it has any, else its
+    sentences that hold more Chinese characters than Latin words."""
+    quotes = re.findall(r'"[^"]+"|“[^”]+”', text)
+    if quotes:
+        return "; ".join(quotes)
+    kept = []
+    for sentence in re.split(r"(?<=[.;])\s+", text.strip()):
+        latin = len(re.findall(r"[A-Za-z]{2,}", sentence))
+        if latin <= len(re.findall(f"[{_CJK}]", sentence)):
+            kept.append(sentence)
+    return " ".join(kept).strip()
+
+
 def _cite_part(part: str, lang: str) -> str:
     """One ``;``-separated part of a source, in ``lang`` only.
 
@@ -568,7 +583,7 @@ def _cite_part(part: str, lang: str) -> str:
     the clause in English (Box 1 row 5, sec. 3.1, Annex 2) and English asides, and drops the Chinese
     quotation (the document title says where to read it).
     """
-    tokens, i, refs = part.split(), 0, []
+    tokens, i, refs = [t.rstrip(":：") or t for t in part.split()], 0, []    # "三.1:" is the clause 三.1
     while i < len(tokens):
         if tokens[i] == "row" and i + 1 < len(tokens) and tokens[i + 1].isdigit():
             refs.append(f"第{tokens[i + 1]}行" if lang == "zh" else f"row {tokens[i + 1]}")
@@ -581,7 +596,7 @@ def _cite_part(part: str, lang: str) -> str:
         i += 1
     rest = " ".join(tokens[i:])
     if lang == "zh":
-        rest = _EN_REMARK.sub("", rest).strip()
+        rest = _chinese_only(_EN_REMARK.sub("", rest))
         return " ".join(x for x in (" ".join(refs), rest) if x)
     remarks = [m.group().strip() for m in _EN_REMARK.finditer(rest)]
     return " ".join(refs + remarks)
@@ -742,7 +757,8 @@ def _source_note(region: Region, sources: list[str], base_source: str | None, la
     """``来源: 《title》(number) · 目标 clause · 基期 clause · innosim, …``, all in ``lang``."""
     lab = _labels(lang)
     parts = [f"{lab['note']}: {document_title(region.document, lang)}"]
-    cited = list(dict.fromkeys(cite(s, lang, region.document) for s in sources))
+    # each clause once, though several targets cite it ("sec. 3.1; sec. 2; sec. 3.1" -> "sec. 3.1; sec. 2")
+    cited = list(dict.fromkeys(part for s in sources for part in cite(s, lang, region.document).split("; ")))
     if cited:
         parts.append(f"{lab['target']} " + "; ".join(cited))
     if base_source:

@@ -194,6 +194,7 @@ def test_english_units_and_variant_names():
     assert plots._with_unit(1850, "万元", "en") == "18.5 million yuan"
     assert plots._with_unit(200, "家", "en", "hte_count") == "200 firms"
     assert plots._with_unit(5, "家", "en", "national_incubators") == "5 incubators"
+    assert plots._with_unit(1, "家", "en", "incubator_count") == "1 carrier"
     assert plots._with_unit(200, "家", "zh", "hte_count") == "200家"
     assert plots._unit_axis("万元", "en") == "10 000 yuan" and plots._unit_axis("亿元", "en") == "100 million yuan"
     names = plots.variant_labels(prepare(QIQIHAR).scenario)
