@@ -1207,7 +1207,12 @@ def cost_chart(additionality: pd.DataFrame, path: str | Path, lang: str = "zh", 
                 when = f" (至{int(year.max())}年)" if lang == "zh" else f" (to {int(year.max())})"
             ax.set_title(f"{_indicator_name(outcome, lang)}{when}", fontsize=10, loc="left")
         fig.suptitle(lab["cost_title"], fontsize=11, x=0.01, ha="left")
-        _note(fig, lab["cost_note"] + " innosim.")
+        costs = [c for c in ("cost_median", "cost_p05", "cost_p95") if c in df]
+        idle = bool(costs) and not df.empty and bool((df[costs].fillna(0) == 0).all().all())
+        # every panel says "no gain, cost 0": say why, first (instruments.csv has each instrument's reason)
+        idle_note = ("本次运行没有任何政策工具支付 (原因见 instruments.csv). " if lang == "zh" else
+                     "No instrument paid in this run (instruments.csv says why). ") if idle else ""
+        _note(fig, idle_note + lab["cost_note"] + " innosim.")
         for ax in axes[:len(outcomes)]:
             _fit_labels_right(ax, pairs.get(id(ax), []))
         return _save(fig, path, formats)

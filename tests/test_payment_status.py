@@ -43,6 +43,7 @@ def test_a_run_in_which_nothing_pays_says_so_and_why(tmp_path, capsys, region, i
     for word in words:
         assert word in row["reason"] and word in printed
     assert pd.read_csv(out / "payments.csv").empty
+    assert "No instrument paid in this run" in (out / "cost.svg").read_text("utf-8")   # the chart says it too
 
 
 def test_instrument_status_of_a_run_that_pays():
