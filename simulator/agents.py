@@ -80,6 +80,7 @@ class Incubator(mesa.Agent):
         expected = gov.expected_award("carrier_recognised", target, self.kind)
         if u < min(p.incubator_upgrade_prob * (1.0 + p.incubator_award_response * expected / 100.0), 1.0):
             self.level = target
+            _tally(self.model, f"incubator_upgrades_{target}")
             self.receive_award(float(gov.pay(self._recognition(target))[0]))
 
     def receive_award(self, amount: float) -> None:
@@ -174,6 +175,7 @@ class ResearchInstitute(mesa.Agent):
         expected = top_up if top_up > 0 else gov.expected_award(trigger, target, self.kind)
         if u < min(p.institute_upgrade_prob * (1.0 + p.institute_award_response * expected / 100.0), 1.0):
             self.level = target
+            _tally(self.model, f"rd_institution_upgrades_{target}")
             gov.pay(self._event(trigger, target))
 
     def step(self) -> None:
@@ -303,6 +305,11 @@ class Government(mesa.Agent):
         return pd.concat(frames, ignore_index=True)
 
 
+def _tally(model: RegionModel, key: str, n: int = 1) -> None:
+    """Count an event of the year in ``model.year_stats`` (read by the flow indicators)."""
+    model.year_stats[key] = model.year_stats.get(key, 0) + n
+
+
 def graduate_tenants(model: RegionModel) -> np.ndarray:
     """Release every tenant that has stayed ``incubation_years``; set ``model.tenant_counts``.
 
@@ -316,6 +323,7 @@ def graduate_tenants(model: RegionModel) -> np.ndarray:
     f.incubator[done] = -1
     for inc, k in zip(model.incubators, graduated, strict=True):
         inc.graduates += int(k)
+    _tally(model, "tenant_graduations", int(graduated.sum()))
     model.tenant_counts = np.bincount(f.incubator[hosted & ~done], minlength=n)
     return graduated
 
@@ -330,6 +338,7 @@ def found_carriers(model: RegionModel, rng: np.random.Generator) -> int:
     pull = 1.0 + p.incubator_award_response * expected / 100.0
     rate = p.carrier_founding_rate * max(len(model.incubators), 1) * pull
     n = int(rng.poisson(rate))
+    _tally(model, "incubators_founded", n)
     for _ in range(n):
         kind = str(rng.choice(["incubator", "maker_space"]))
         inc = Incubator(model, len(model.incubators), kind, "municipal", int(p.new_carrier_capacity), 0)
@@ -352,6 +361,7 @@ def found_institutes(model: RegionModel, rng: np.random.Generator) -> int:
     rate = p.institute_founding_rate * len(candidates) * (1.0 + p.institute_award_response * expected / 100.0)
     n = int(rng.poisson(rate))
     rd = float(statistics.median(i.rd for i in candidates))   # (numpy's median costs 60 µs on a short list)
+    _tally(model, "rd_institutions_founded", n)
     for _ in range(n):
         kind = str(kinds[0] if rng.random() < p.new_type_share else kinds[1])
         inst = ResearchInstitute(model, len(model.institutes), kind, "municipal", 0.5 * rd)

@@ -37,6 +37,7 @@ from tqdm.auto import tqdm
 from .errors import EnvironmentFaultError, InputError
 from .model import RegionModel
 from .parameters import Parameters
+from .policies import active_terms
 
 PAYMENT_COLUMNS = ["variant", "replicate", "year", "instrument", "payer", "recipients", "amount"]
 TABLE_COLUMNS = ["variant", "replicate", "year", "indicator", "value"]
@@ -185,34 +186,39 @@ def replicate_models(variants: dict, replicate: int) -> Iterator[tuple[str, Regi
         else:
             groups.append((key, [member]))
     for _key, group in groups:
-        # a variant paying from the base year shares nothing; the others share up to the year before
-        # the first payment of any of them
-        starts = {name: _first_paying_year(variants[name], insts) for name, insts, _ in group}
+        # variants that pay alike in the base year (e.g. all but no_policy, where a provincial award is
+        # in force) share every year up to the one before their payments first differ
+        clusters: dict[frozenset, list] = {}
         base_year = variants[group[0][0]].region.base_year
-        members = [m for m in group if starts[m[0]] > base_year]
-        for name, _insts, _params in group:
-            if starts[name] <= base_year or len(members) == 1:
-                models[name] = _build(variants[name], name, replicate)
-        if len(members) < 2:
-            continue
-        first = variants[members[0][0]]
-        fork = min(starts[name] for name, _, _ in members) - 1
-        built = _build(first, members[0][0], replicate)
-        failed = built if isinstance(built, Failure) else None
-        if failed is None:
-            try:
-                built.run(fork)
-                snap = built.snapshot()
-            except InputError:
-                raise
-            except Exception as exc:  # the shared years failed: every member fails there
-                failed = _failure(first, members[0][0], replicate, exc, built.year)
-            finally:
-                built.release()
-        for name, insts, _params in members:   # a failure in the shared years is every member's
-            models[name] = replace(failed, variant=name) if failed else RegionModel.from_snapshot(snap, insts)
+        for member in group:
+            clusters.setdefault(active_terms(member[1], base_year), []).append(member)
+        for members in clusters.values():
+            if len(members) == 1:
+                models[members[0][0]] = _build(variants[members[0][0]], members[0][0], replicate)
+                continue
+            _share_years(variants, members, replicate, models)
     for name in variants:
         yield name, models.pop(name)
+
+
+def _share_years(variants: dict, members: list, replicate: int, models: dict) -> None:
+    """Build the first member, run it to the year before the members' payments first differ, and copy it."""
+    first = variants[members[0][0]]
+    fork = _first_difference_year(first, [insts for _, insts, _ in members]) - 1
+    built = _build(first, members[0][0], replicate)
+    failed = built if isinstance(built, Failure) else None
+    if failed is None:
+        try:
+            built.run(fork)
+            snap = built.snapshot()
+        except InputError:
+            raise
+        except Exception as exc:  # the shared years failed: every member fails there
+            failed = _failure(first, members[0][0], replicate, exc, built.year)
+        finally:
+            built.release()
+    for name, insts, _params in members:   # a failure in the shared years is every member's
+        models[name] = replace(failed, variant=name) if failed else RegionModel.from_snapshot(snap, insts)
 
 
 def _build(prepared, name: str, replicate: int) -> RegionModel | Failure:
@@ -224,10 +230,14 @@ def _build(prepared, name: str, replicate: int) -> RegionModel | Failure:
         return _failure(prepared, name, replicate, exc, None)
 
 
-def _first_paying_year(prepared, instruments: list) -> int:
-    """First year from the base year on in which any of ``instruments`` is active (horizon + 1 if none)."""
+def _first_difference_year(prepared, instrument_sets: list[list]) -> int:
+    """First year from the base year on in which the sets of ``instrument_sets`` do not all pay alike
+    (:func:`~simulator.policies.active_terms`); horizon + 1 if they never differ."""
     first, last = prepared.region.base_year, prepared.scenario.horizon
-    return next((y for y in range(first, last + 1) if any(i.active(y) for i in instruments)), last + 1)
+    for year in range(first, last + 1):
+        if len({active_terms(insts, year) for insts in instrument_sets}) > 1:
+            return year
+    return last + 1
 
 
 def _chunks(todo: list[int], workers: int, size: int | None = None, most: int = 25) -> list[list[int]]:

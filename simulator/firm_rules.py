@@ -58,6 +58,17 @@ def hte_structural_criteria(model: RegionModel) -> np.ndarray:
     return (f.age >= p.hte_min_age) & (f.ip >= 1) & (f.hightech_share >= p.hte_min_hightech_share)
 
 
+def hte_candidates(model: RegionModel) -> np.ndarray:
+    """Firms that could be certified this year if they chose to prepare: age and high-tech product share.
+
+    Core IP is not required of a candidate: a firm without it can file or buy the IP the application
+    needs within the year (software copyrights and utility-model patents are granted in months) at
+    ``hte_ip_cost``; cultivation programmes help candidates "获得核心知识产权" (004 三.6).
+    """
+    p, f = model.params, model.firms
+    return (f.age >= p.hte_min_age) & (f.hightech_share >= p.hte_min_hightech_share)
+
+
 def hte_eligible(model: RegionModel) -> np.ndarray:
     """Every national criterion: structural ones, S&T staff share and 3-year R&D intensity."""
     p, f = model.params, model.firms
@@ -98,18 +109,27 @@ def grow(model: RegionModel, rng: np.random.Generator) -> None:
 
 
 def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
-    """Choose R&D and S&T staff: propensity x (user cost / reference)^elasticity, raised to reach HTE thresholds.
+    """Choose R&D and S&T staff: propensity x (user cost / reference)^elasticity, raised for HTE certification.
 
-    A firm that meets the structural HTE criteria (age, core IP, high-tech
-    share) and whose certificate is not valid this year weighs the expected
-    award, tax saving and non-tax value of the title against the real cost of the extra R&D (net of relabelling, which
-    costs nothing real; Chen et al. 2021) and the application cost. It
-    pursues certification with probability 1 - exp(-k x net gain / cost);
-    pursuing firms raise R&D just above the threshold (bunching) and apply.
-    S&T staff follow real R&D (:func:`staff_for_rd`), so raising R&D also
-    raises the staff share the criteria ask for.
+    **Preparing for certification** (入库培育 - 出库认定, 000 (50)). A candidate
+    (:func:`hte_candidates`: old enough, high-tech share met) without a valid certificate weighs the
+    expected award, tax saving and non-tax value of the title against the real cost of bringing its
+    3-year R&D ratio to the threshold of its size (net of relabelling, which costs nothing real; Chen
+    et al. 2021), the cost of core IP if it has none (``hte_ip_cost``, filed at once) and the
+    application cost. A candidate not yet preparing starts with probability 1 - exp(-k x net gain /
+    cost) a year; one already preparing stays while the net gain is positive. A preparing firm
+    reports R&D just above the threshold (bunching), and to make up a short history at most
+    ``hte_catchup_limit`` times that in one year (an audited ratio: relabelling has limits); it
+    applies in the year its 3-year ratio reaches the threshold, so a firm with no R&D history
+    prepares for about two years, one with some history applies at once.
+
+    **Holders** of a valid certificate keep R&D at least at the threshold of their size every year:
+    the 3-year ratio is what the renewal is judged on, and certified firms bunch just above the
+    threshold every year (Chen et al. 2021). At expiry their ratio is met, so a renewal costs only
+    its application: far less than a first certification. S&T staff follow real R&D
+    (:func:`staff_for_rd`), so raising R&D also raises the staff share the criteria ask for.
     """
-    p, f, _year = model.params, model.firms, model.year
+    p, f = model.params, model.firms
     n = len(f)
     valid = model.hte_valid_mask()
     cost = user_cost_of_rd(model, f, valid)
@@ -120,19 +140,24 @@ def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
     desired = f.rd_propensity * f.revenue * price * np.exp(s * rng.standard_normal(n) - 0.5 * s * s)
     np.minimum(desired, f.revenue, out=desired)                # R&D never exceeds revenue
 
-    candidates = ~valid & hte_structural_criteria(model)
+    candidates = ~valid & hte_candidates(model)
     idx = np.flatnonzero(candidates)
     u_pursue = rng.random(idx.size)
     margin = p.hte_bunching_margin * (0.5 + rng.random(idx.size))
-    pursue = np.zeros(n, dtype=bool)
+    apply = np.zeros(n, dtype=bool)
     rd = desired.copy()
+    held = np.flatnonzero(valid)
+    keep = (hte_rd_threshold(f.revenue[held], p) + p.hte_bunching_margin) * f.revenue[held]
+    rd[held] = np.maximum(desired[held], keep)
+    preparing = np.zeros(n, dtype=bool)
     if idx.size:
         rev3 = f.revenue_hist[:, idx].sum(axis=0)
         earlier = f.rd_hist[1:, idx].sum(axis=0)
         threshold = hte_rd_threshold(f.revenue[idx], p) + margin
-        need = np.maximum(threshold * rev3 - earlier, 0.0)
-        extra = np.maximum(need - desired[idx], 0.0)
-        extra_cost = extra * (1.0 - p.rd_relabel_share) * cost[idx]
+        need = np.maximum(threshold * rev3 - earlier, 0.0)      # this year's R&D that meets the 3-year ratio
+        extra = np.maximum(need - desired[idx], 0.0)            # the whole gap, paid now or over the preparation
+        no_ip = f.ip[idx] < 1
+        extra_cost = extra * (1.0 - p.rd_relabel_share) * cost[idx] + no_ip * p.hte_ip_cost
         above = f.revenue[idx] >= p.above_scale_revenue
         award = model.government.expected_payment(
             Event("hte_certified", idx, above, first=~f.hte_ever[idx]))
@@ -142,14 +167,21 @@ def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
         net_gain = p.hte_approval_rate * (award + tax_gain + status) - p.hte_application_cost - extra_cost
         prob = 1.0 - np.exp(-p.hte_apply_sensitivity * np.maximum(net_gain, 0.0)
                             / max(p.hte_application_cost, 0.1))
-        chosen = (u_pursue < prob) & (need <= f.revenue[idx])   # unreachable within this year's revenue: no pursuit
-        pursue[idx[chosen]] = True
-        rd[idx[chosen]] = np.maximum(desired[idx[chosen]], need[chosen])
+        level = threshold * f.revenue[idx]                      # R&D at the threshold this year
+        stays = f.hte_preparing[idx] & (net_gain > 0)
+        chosen = stays | (u_pursue < prob)
+        reported = np.minimum(np.maximum(level, np.minimum(need, p.hte_catchup_limit * level)), f.revenue[idx])
+        rd[idx[chosen]] = np.maximum(desired[idx[chosen]], reported[chosen])
+        ready = chosen & (reported >= need)
+        apply[idx[ready]] = True
+        preparing[idx[chosen & ~ready]] = True
+        f.ip[idx[chosen & no_ip]] = 1   # the core IP filed or bought for the application
+    f.hte_preparing = preparing
     f.rd = rd
     f.rd_hist[0] = rd
     f.real_rd = rd - p.rd_relabel_share * (rd - desired)
     f.st_staff = staff_for_rd(model, f)
-    model.hte_pursuing = pursue
+    model.hte_pursuing = apply
 
 
 #: Degrees of the S&T graduates firms hire, in the order of ``graduate_degree_mix``; each is a
@@ -289,8 +321,10 @@ def certify_hte(model: RegionModel, rng: np.random.Generator) -> None:
     f.hte_grant_year[granted] = year
     f.hte_ever[granted] = True
     model.year_stats["hte_applications"] = int(applicants.sum())
+    model.year_stats["hte_granted"] = int(granted.size)
     model.year_stats["hte_first"] = int(first.sum())
     model.year_stats["hte_renewed"] = int((~first).sum())
+    model._granted = f.uid[granted]
     above = f.revenue[granted] >= p.above_scale_revenue
     model.government.pay(Event("hte_certified", granted, above, first=first))
 

@@ -53,6 +53,8 @@ FIELDS: dict[str, Field] = {
     "tech_sme": Field(np.bool_, False, "", "registered in the tech-SME database this year"),
     "hte_grant_year": Field(np.int16, -1, "year", "year the current/last HTE certificate was granted (-1 never)"),
     "hte_ever": Field(np.bool_, False, "", "has held an HTE certificate before"),
+    "hte_preparing": Field(np.bool_, False, "", "preparing for HTE certification (R&D at the threshold, not yet "
+                           "applying: its 3-year ratio falls short)"),
     "zjtx": Field(np.bool_, False, "", "listed as provincial 专精特新 firm"),
     "little_giant": Field(np.bool_, False, "", "listed as national 专精特新 little giant"),
     "incubator": Field(np.int16, -1, "index", "incubator hosting the firm (-1 none)"),

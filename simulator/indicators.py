@@ -181,6 +181,80 @@ def hte_recertifications(model: RegionModel) -> float:
     return float(model.year_stats.get("hte_renewed", 0))
 
 
+def _stat(model: RegionModel, key: str) -> float:
+    return float(model.year_stats.get(key, 0))
+
+
+def hte_renewals(model: RegionModel) -> float:
+    """Certificates expiring this year renewed by their holders (re-certification without a gap)."""
+    return _stat(model, "hte_renewals")
+
+
+def hte_reentries(model: RegionModel) -> float:
+    """Re-certifications of firms whose earlier certificate had lapsed before this year."""
+    return _stat(model, "hte_reentries")
+
+
+def hte_expired(model: RegionModel) -> float:
+    """Holders of last year still in the region whose certificate expired and was not renewed."""
+    return _stat(model, "hte_expired")
+
+
+def hte_exits(model: RegionModel) -> float:
+    """Certificate holders (of last year, or certified this year) that left the region."""
+    return _stat(model, "hte_exits")
+
+
+def hte_entrants(model: RegionModel) -> float:
+    """Firms holding a valid certificate that were not in the region a year before."""
+    return _stat(model, "hte_entrants")
+
+
+def tech_sme_new(model: RegionModel) -> float:
+    """Tech SMEs registered this year that were not registered last year."""
+    return _stat(model, "tech_sme_new")
+
+
+def tech_sme_dropped(model: RegionModel) -> float:
+    """Last year's tech SMEs still in the region that did not register again (no longer qualify or chose not to)."""
+    return _stat(model, "tech_sme_dropped")
+
+
+def tech_sme_exits(model: RegionModel) -> float:
+    """Last year's tech SMEs that left the region."""
+    return _stat(model, "tech_sme_exits")
+
+
+def incubators_founded(model: RegionModel) -> float:
+    """New municipal incubation carriers opened this year."""
+    return _stat(model, "incubators_founded")
+
+
+def incubator_upgrades_provincial(model: RegionModel) -> float:
+    """Carriers recognised at provincial level this year (from municipal)."""
+    return _stat(model, "incubator_upgrades_provincial")
+
+
+def incubator_upgrades_national(model: RegionModel) -> float:
+    """Carriers recognised at national level this year (from provincial)."""
+    return _stat(model, "incubator_upgrades_national")
+
+
+def tenant_graduations(model: RegionModel) -> float:
+    """Tenants that finished incubation this year."""
+    return _stat(model, "tenant_graduations")
+
+
+def rd_institutions_founded(model: RegionModel) -> float:
+    """New municipal R&D institutions this year."""
+    return _stat(model, "rd_institutions_founded")
+
+
+def rd_institution_upgrades(model: RegionModel) -> float:
+    """R&D institutions recognised one level up this year (provincial or national)."""
+    return _stat(model, "rd_institution_upgrades_provincial") + _stat(model, "rd_institution_upgrades_national")
+
+
 def national_rank(model: RegionModel) -> float | None:
     """The zone's place in the national high-tech-zone ranking (1 = best); None where not ranked."""
     return None if model.zone is None else float(model.zone.rank)
@@ -270,6 +344,22 @@ INDICATORS: IndicatorTable = IndicatorTable({
     "hte_new_certifications": Indicator(hte_new_certifications, "家", "首次认定高企",
                                         "First HTE certifications"),
     "hte_recertifications": Indicator(hte_recertifications, "家", "重新认定高企", "HTE re-certifications"),
+    "hte_renewals": Indicator(hte_renewals, "家", "到期续认定高企", "HTE renewals at expiry"),
+    "hte_reentries": Indicator(hte_reentries, "家", "失效后重新认定高企", "HTE re-certifications after a lapse"),
+    "hte_expired": Indicator(hte_expired, "家", "到期未续高企", "HTE certificates expired, not renewed"),
+    "hte_exits": Indicator(hte_exits, "家", "退出的高企", "HTE holders exiting"),
+    "hte_entrants": Indicator(hte_entrants, "家", "迁入的高企", "HTE holders entering"),
+    "tech_sme_new": Indicator(tech_sme_new, "家", "新入库科技型中小企业", "Tech SMEs newly registered"),
+    "tech_sme_dropped": Indicator(tech_sme_dropped, "家", "未再入库科技型中小企业", "Tech SMEs not registered again"),
+    "tech_sme_exits": Indicator(tech_sme_exits, "家", "退出的科技型中小企业", "Tech SMEs exiting"),
+    "incubators_founded": Indicator(incubators_founded, "家", "新建孵化载体", "Incubation carriers founded"),
+    "incubator_upgrades_provincial": Indicator(incubator_upgrades_provincial, "家", "升为省级孵化载体",
+                                               "Carriers upgraded to provincial"),
+    "incubator_upgrades_national": Indicator(incubator_upgrades_national, "家", "升为国家级孵化载体",
+                                             "Carriers upgraded to national"),
+    "tenant_graduations": Indicator(tenant_graduations, "家", "毕业在孵企业", "Tenants graduating"),
+    "rd_institutions_founded": Indicator(rd_institutions_founded, "个", "新建研发机构", "R&D institutions founded"),
+    "rd_institution_upgrades": Indicator(rd_institution_upgrades, "个", "研发机构升级", "R&D institutions upgraded"),
 })
 
 

@@ -20,7 +20,7 @@ from .firms import FirmPopulation, FirmView
 from .guards import check_state
 from .indicators import INDICATORS, compute_all
 from .parameters import Parameters
-from .policies import Instrument
+from .policies import Instrument, active_terms
 from .population import assign_tenants, calibrate_contract_sales, check_steady_state, synthesise_firms
 from .zone import SCORE_COMPONENTS, ZoneCommittee
 
@@ -70,6 +70,10 @@ class RegionModel(mesa.Model):
         self.streams = dict(zip(STREAMS, self.rng.spawn(len(STREAMS)), strict=False))
         self._next_uid = 0
         self.year_stats: dict[str, int] = {}
+        # uids of certificate holders and registered tech SMEs at the last record (year-on-year flows)
+        self._hte_holders = np.zeros(0, dtype=np.int64)
+        self._tech_smes = np.zeros(0, dtype=np.int64)
+        self._granted = np.zeros(0, dtype=np.int64)   # uids certified this year (set by certify_hte)
         self.records: list[dict[str, float]] = []
         self._entry_requests: list[tuple[int, int, int]] = []
 
@@ -257,18 +261,20 @@ class RegionModel(mesa.Model):
     def from_snapshot(cls, snap: Snapshot, instruments: list[Instrument] | None = None) -> RegionModel:
         """A model continuing from ``snap``, optionally paying other ``instruments`` from the next year.
 
-        Exactly a fresh model's future (same random streams, same state) as long as none of the
-        new instruments would have paid in a year already simulated; that is checked.
+        Exactly a fresh model's future (same random streams, same state) as long as the new
+        instruments pay exactly as the snapshot's did in every year already simulated; that is checked.
 
         Raises:
-            ValueError: an instrument of ``instruments`` is active in a year up to the snapshot's.
+            ValueError: ``instruments`` would have paid otherwise in a year up to the snapshot's.
         """
         if instruments is not None:
-            base_year = snap.shared[0].base_year   # shared[0] is the region (see snapshot)
-            early = [i.id for i in instruments for y in range(base_year, snap.year + 1) if i.active(y)]
+            base_year = snap.shared[0].base_year   # shared[0] is the region, shared[2:] its instruments
+            had = list(snap.shared[2:])
+            early = {t[0] for y in range(base_year, snap.year + 1)
+                     for t in active_terms(instruments, y) ^ active_terms(had, y)}
             if early:
-                raise ValueError(f"instruments {sorted(set(early))} pay in a year up to {snap.year}, which the "
-                                 "snapshot has already simulated without them")
+                raise ValueError(f"instruments {sorted(early)} pay otherwise in a year up to {snap.year} than "
+                                 "in the years the snapshot has already simulated")
         model = _SharedUnpickler(io.BytesIO(snap.data), snap.shared).load()
         ids = getattr(mesa.Agent, "_ids", None)
         if isinstance(ids, dict):   # Mesa 3.3 numbers agents from a class-level counter per model
@@ -280,7 +286,41 @@ class RegionModel(mesa.Model):
     def _score_inputs(self) -> dict[str, float]:
         return {name: INDICATORS[name].func(self) for name in SCORE_COMPONENTS}
 
+    def _count_flows(self) -> None:
+        """Year-on-year flows of the HTE and tech-SME stocks into ``year_stats`` (all 0 in the base year).
+
+        With H the holders valid at the last record, V those valid now and G the firms certified
+        this year, the HTE stock moves as |V| = |H| + first + re-entries + entrants - expired - exits:
+        renewals (members of H certified again in the year their certificate expired) keep a firm in
+        the stock; *re-entries* are firms certified again after their certificate had lapsed before;
+        *expired* are members of H still present but no longer valid (not renewed); *exits* are
+        members of H, or of first certifications and re-entries of the year, that left the region;
+        *entrants* are valid holders that were not in the region a year ago.
+        """
+        f, s = self.firms, self.year_stats
+        uid = f.uid
+        valid = self.hte_valid_mask()
+        held = self._hte_holders
+        if self.year > self.base_year:
+            present = np.isin(held, uid)
+            granted_new = self._granted[~np.isin(self._granted, held)]    # first certifications and re-entries
+            in_region_before = uid < self._uid_at_record
+            s["hte_renewals"] = int(np.isin(self._granted, held).sum())
+            s["hte_reentries"] = int(s.get("hte_granted", 0) - s.get("hte_first", 0) - s["hte_renewals"])
+            s["hte_exits"] = int((~present).sum() + (~np.isin(granted_new, uid)).sum())
+            s["hte_expired"] = int(np.isin(held, uid[~valid]).sum())
+            s["hte_entrants"] = int((valid & ~in_region_before).sum())
+            smes = self._tech_smes
+            s["tech_sme_new"] = int((f.tech_sme & ~np.isin(uid, smes)).sum())
+            s["tech_sme_exits"] = int((~np.isin(smes, uid)).sum())
+            s["tech_sme_dropped"] = int(np.isin(smes, uid[~f.tech_sme]).sum())
+        self._hte_holders = uid[valid]
+        self._tech_smes = uid[f.tech_sme]
+        self._granted = np.zeros(0, dtype=np.int64)
+        self._uid_at_record = self._next_uid
+
     def _record(self) -> None:
+        self._count_flows()
         # NaN/inf in any agent's state stops the run naming year, agent and field (guards.NumericalError);
         # agents first, so the report names the source rather than an indicator it spoiled
         check_state(self, indicators=False)

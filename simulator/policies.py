@@ -114,6 +114,12 @@ class Instrument:
                 raise InputError(file, f"{where}.{key}", "must be a single number", value=value,
                                  allowed="a non-negative amount")
 
+    def terms(self) -> tuple:
+        """What decides this instrument's payments in a year it is active (id, type, scale, budget, amounts):
+        two instruments with equal terms pay alike."""
+        return (self.id, type(self).__name__, self.scale, self.budget,
+                tuple(sorted((k, repr(v)) for k, v in self.params.items())))
+
     def active(self, year: int) -> bool:
         """Whether the instrument pays in ``year``."""
         if not self.enabled:
@@ -371,3 +377,10 @@ def build_instrument(spec: InstrumentSpec, setting: InstrumentSetting | None, sc
                          f"unknown instrument type {spec.type!r}" + closest(spec.type, INSTRUMENT_TYPES),
                          allowed=", ".join(INSTRUMENT_TYPES))
     return cls(spec, setting, scenario_file, catalogue_file, payer)
+
+
+def active_terms(instruments: list[Instrument], year: int) -> frozenset:
+    """The terms of every instrument of ``instruments`` active in ``year``.
+
+    Models with equal sets pay alike that year."""
+    return frozenset(i.terms() for i in instruments if i.active(year))

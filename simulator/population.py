@@ -199,7 +199,12 @@ def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarr
 
 
 def assign_tenants(model: RegionModel, rng: np.random.Generator) -> None:
-    """Place young, small, non-service firms in the carriers up to their base-year occupancy."""
+    """Place young, small, non-service firms in the carriers up to their base-year occupancy.
+
+    A tenant has been hosted for a uniform 0 .. ``incubation_years`` - 1 years (never longer than its
+    age), as in a carrier that admits a cohort every year: graduations are spread over the coming
+    years instead of all base-year tenants leaving in the first year.
+    """
     f, year = model.firms, model.year
     occupancy = model.region.pop("incubator_occupancy")
     young_small = (f.age <= 3) & (f.revenue <= 500)
@@ -211,7 +216,8 @@ def assign_tenants(model: RegionModel, rng: np.random.Generator) -> None:
         k = min(int(round(occupancy * inc.capacity)), pool.size - start)
         chosen = pool[start:start + k]
         f.incubator[chosen] = inc.index
-        f.incubated_since[chosen] = year - f.age[chosen]
+        stay = np.minimum(rng.integers(0, max(int(model.params.incubation_years), 1), chosen.size), f.age[chosen])
+        f.incubated_since[chosen] = year - stay
         start += k
 
 

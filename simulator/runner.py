@@ -410,7 +410,7 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
                   report: bool = True) -> RunOutcome:
     """:func:`write_run` once ``requested`` is locked (``state`` gets the checkpoint folder; the lock of the
     folder actually written, if another, joins ``locks``)."""
-    from . import results
+    from . import flows, results
     from .plots import indicator_chart_tasks, summary_chart_tasks, variant_labels
 
     fingerprint = run_fingerprint(prepared, options)
@@ -460,7 +460,10 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
                       "summary": results.summary(table),
                       "payments": ens.payments,
                       "instruments": results.instrument_status(variants, ens.payments, table),
-                      "failures": ens.failures_frame()}
+                      "failures": ens.failures_frame(),
+                      "hte_flows": flows.hte_flows(table),
+                      "stock_flows": flows.stock_flows(table)}
+            draw([(flows.flows_chart, (tables["hte_flows"], "base", partial / "flows_hte", lang))])
             draw(summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region, partial, lang,
                                      names))
             _write_tables(partial, table, tables)

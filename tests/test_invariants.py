@@ -83,10 +83,12 @@ def test_subsidy_paid_equals_sum_of_recorded_payments(runs):
 
 
 def test_no_payment_before_the_measures_were_issued(runs):
-    """000 was issued on 2023-03-02: nothing is paid for 2021 or 2022."""
+    """000 was issued on 2023-03-02: none of its measures pays for 2021 or 2022 (the provincial award,
+    in force since 2020, does)."""
     for model, _ in runs:
         ledger = model.government.payments()
-        assert ledger["year"].min() >= 2023
+        assert ledger.loc[ledger["instrument"].str.startswith("q000"), "year"].min() >= 2023
+        assert set(ledger.loc[ledger["year"] < 2023, "instrument"]) <= {"hlj_province_hte_award"}
 
 
 def test_award_amounts_follow_clause_4(runs):

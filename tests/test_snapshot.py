@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.ensemble import _first_paying_year, replicate_models
+from simulator.ensemble import _first_difference_year, replicate_models
 from simulator.model import RegionModel
 from simulator.runner import prepare
 
@@ -48,15 +48,18 @@ def test_copied_models_continue_exactly_as_fresh_ones(variants, replicate):
         assert _state(model) == _state(fresh), name
         model.release()
         fresh.release()
-    assert shared == 6, "base, no_policy and the two named variants share 2022, the elastic pair too"
+    # base and the two named variants pay alike (the provincial award) until 000 starts in 2023, the
+    # elastic pair too; no_policy pays nothing and award_from_2021 pays 000 from 2021: fresh models
+    assert shared == 5
 
 
-def test_the_shared_years_end_before_the_first_payment(variants):
+def test_the_shared_years_end_before_the_payments_differ(variants):
     base = variants["base"]
-    instruments = base.instruments() + variants["no_policy"].instruments()
-    assert _first_paying_year(base, instruments) == 2023      # 000 was issued in 2023
-    assert _first_paying_year(base, variants["award_from_2021"].instruments()) == 2021
-    assert _first_paying_year(base, variants["no_policy"].instruments()) == base.scenario.horizon + 1
+    named = [variants[n].instruments() for n in ("base", "double_hte_award", "talent_instead_of_awards")]
+    assert _first_difference_year(base, named) == 2023      # 000 was issued in 2023; hlj_province pays alike
+    assert _first_difference_year(base, [named[0], variants["award_from_2021"].instruments()]) == 2021
+    assert _first_difference_year(base, [named[0], named[0]]) == base.scenario.horizon + 1
+    assert _first_difference_year(base, [named[0], variants["no_policy"].instruments()]) == 2021
 
 
 def test_a_snapshot_refuses_instruments_that_would_already_have_paid(variants):
