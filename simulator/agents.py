@@ -95,11 +95,22 @@ class Incubator(mesa.Agent):
             self.model.request_entry(n, ORIGIN_INCUBATOR, incubator=self.index)
         return n
 
+    def expand(self, tenants: int) -> None:
+        """A carrier at least ``incubator_full_occupancy`` full adds ``incubator_expansion_rate`` of its places.
+
+        Operators add space where demand exceeds it; without this no provincial carrier (35 places in
+        the region files) could ever host the 50 tenants the national level asks (国科发区〔2018〕300号).
+        """
+        p = self.model.params
+        if self.capacity > 0 and tenants >= p.incubator_full_occupancy * self.capacity:
+            self.capacity += max(int(round(p.incubator_expansion_rate * self.capacity)), 1)
+
     def step(self) -> None:
-        """Upgrade and intake; tenants that finished incubation left before (:func:`graduate_tenants`)."""
+        """Upgrade, expansion and intake; tenants that finished incubation left before (:func:`graduate_tenants`)."""
         rng = self.model.streams["incubators"]
         tenants = int(self.model.tenant_counts[self.index])
         self.consider_upgrade(rng, tenants)
+        self.expand(tenants)
         self.admit_startups(rng, tenants)
 
     def __repr__(self) -> str:

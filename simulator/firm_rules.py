@@ -108,6 +108,34 @@ def grow(model: RegionModel, rng: np.random.Generator) -> None:
     f.value_added = model.va_scale * model.sector_va_ratio[f.sector] * f.revenue
 
 
+def hte_decision(model: RegionModel, f: FirmPopulation, idx: np.ndarray, desired: np.ndarray, cost: np.ndarray,
+                 threshold: np.ndarray, rev3: np.ndarray, earlier: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Net gain of HTE certification for the candidates ``idx`` and their yearly chance of pursuing it.
+
+    Args:
+        f: the firms (``model.firms``, or the population being synthesised).
+        idx: candidate rows; ``desired``, ``cost`` (after-tax cost of 1 元 of R&D), ``threshold`` (3-year
+            ratio aimed at), ``rev3`` (revenue over the 3 years) and ``earlier`` (R&D of the 2 years before)
+            are theirs, in 万元 where money.
+
+    Returns:
+        ``need`` (this year's R&D that meets the 3-year ratio, 万元), ``net_gain`` (万元) and ``prob``.
+    """
+    p = model.params
+    need = np.maximum(threshold * rev3 - earlier, 0.0)
+    extra = np.maximum(need - desired, 0.0)            # the whole gap, paid now or over the preparation
+    extra_cost = extra * (1.0 - p.rd_relabel_share) * cost + (f.ip[idx] < 1) * p.hte_ip_cost
+    above = f.revenue[idx] >= p.above_scale_revenue
+    award = model.government.expected_payment(Event("hte_certified", idx, above, first=~f.hte_ever[idx]))
+    tax_gain = ((p.cit_rate_standard - p.cit_rate_hte) * np.maximum(f.profit_margin[idx], 0.0)
+                * f.revenue[idx] * p.hte_tax_horizon)
+    status = p.hte_status_value * p.hte_tax_horizon
+    net_gain = p.hte_approval_rate * (award + tax_gain + status) - p.hte_application_cost - extra_cost
+    prob = 1.0 - np.exp(-p.hte_apply_sensitivity * np.maximum(net_gain, 0.0) / max(p.hte_application_cost, 0.1))
+    return need, net_gain, prob
+
+
 def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
     """Choose R&D and S&T staff: propensity x (user cost / reference)^elasticity, raised for HTE certification.
 
@@ -154,19 +182,8 @@ def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
         rev3 = f.revenue_hist[:, idx].sum(axis=0)
         earlier = f.rd_hist[1:, idx].sum(axis=0)
         threshold = hte_rd_threshold(f.revenue[idx], p) + margin
-        need = np.maximum(threshold * rev3 - earlier, 0.0)      # this year's R&D that meets the 3-year ratio
-        extra = np.maximum(need - desired[idx], 0.0)            # the whole gap, paid now or over the preparation
+        need, net_gain, prob = hte_decision(model, f, idx, desired[idx], cost[idx], threshold, rev3, earlier)
         no_ip = f.ip[idx] < 1
-        extra_cost = extra * (1.0 - p.rd_relabel_share) * cost[idx] + no_ip * p.hte_ip_cost
-        above = f.revenue[idx] >= p.above_scale_revenue
-        award = model.government.expected_payment(
-            Event("hte_certified", idx, above, first=~f.hte_ever[idx]))
-        tax_gain = ((p.cit_rate_standard - p.cit_rate_hte) * np.maximum(f.profit_margin[idx], 0.0)
-                    * f.revenue[idx] * p.hte_tax_horizon)
-        status = p.hte_status_value * p.hte_tax_horizon
-        net_gain = p.hte_approval_rate * (award + tax_gain + status) - p.hte_application_cost - extra_cost
-        prob = 1.0 - np.exp(-p.hte_apply_sensitivity * np.maximum(net_gain, 0.0)
-                            / max(p.hte_application_cost, 0.1))
         level = threshold * f.revenue[idx]                      # R&D at the threshold this year
         stays = f.hte_preparing[idx] & (net_gain > 0)
         chosen = stays | (u_pursue < prob)

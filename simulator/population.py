@@ -32,8 +32,8 @@ import numpy as np
 from scipy.optimize import brentq
 
 from .errors import InputError
-from .firm_rules import fill_derived, hte_rd_threshold, user_cost_of_rd
-from .firms import FirmPopulation
+from .firm_rules import fill_derived, hte_decision, hte_rd_threshold, user_cost_of_rd
+from .firms import HISTORY, FirmPopulation
 from .indicators import WAN_PER_YI
 
 if TYPE_CHECKING:
@@ -108,24 +108,6 @@ def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopula
     listed = _assign_designations(model, f, is_hte, rng)
     fixed = is_hte | listed
 
-    # everyone else's R&D: sector priors, half do none, rescaled to close the R&D total
-    rest = ~fixed
-    active = rng.random(n) < region.pop("rd_active_share")
-    base_rho = model.sector_rd_prior[f.sector] * np.exp(0.8 * rng.standard_normal(n)) * active
-    gdp_wan = region.base("gdp") * WAN_PER_YI
-    rd_total = region.base("rd_intensity") / 100.0 * gdp_wan
-    firm_rd = (1.0 - region.pop("institute_rd_share")) * rd_total
-    fixed_rd = float((f.rd_propensity[fixed] * f.revenue[fixed]).sum())
-    if fixed_rd >= firm_rd:
-        raise InputError(src, "baseline.rd_intensity",
-                         f"the certified and listed firms alone need {fixed_rd / WAN_PER_YI:.2f} 亿元 of R&D, "
-                         f"more than firms' {firm_rd / WAN_PER_YI:.2f} 亿元 share of R&D/GDP",
-                         allowed="a lower population.hte_revenue_range or institute_rd_share")
-    rho = base_rho[rest]
-    for _ in range(20):   # rescale, cap at 25 %, repeat until the total holds
-        rho = np.minimum(rho * (firm_rd - fixed_rd) / max((rho * f.revenue[rest]).sum(), 1e-12), 0.25)
-    f.rd_propensity[rest] = rho
-
     # high-tech share: HTEs fixed, others scaled so the industrial aggregate matches
     rest = ~is_hte
     prior = model.sector_hightech_prior[f.sector[rest]] * np.exp(0.6 * rng.standard_normal(rest.sum()))
@@ -143,13 +125,41 @@ def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopula
     m = brentq(gap, 0.0, 1e4, xtol=1e-12)
     f.hightech_share[rest] = np.clip(m * prior, 0.0, HIGHTECH_CAP)
 
+    # everyone else's R&D: sector priors, half do none, rescaled to close the R&D total
+    active = rng.random(n) < region.pop("rd_active_share")
+    base_rho = model.sector_rd_prior[f.sector] * np.exp(0.8 * rng.standard_normal(n)) * active
+    # firms preparing for certification in the base year report R&D at their catch-up level
+    gdp_wan = region.base("gdp") * WAN_PER_YI
+    rd_total = region.base("rd_intensity") / 100.0 * gdp_wan
+    firm_rd = (1.0 - region.pop("institute_rd_share")) * rd_total
+    held_rd = float((f.rd_propensity[fixed] * f.revenue[fixed]).sum())
+    # (the published R&D total bounds the pipeline: preparers get at most half of what HTEs and listed firms leave)
+    prep, prep_rd = _base_year_preparers(model, f, fixed, base_rho, rng, 0.5 * max(firm_rd - held_rd, 0.0))
+    fixed = fixed | prep
+    rest = ~fixed
+    fixed_rd = held_rd + float(prep_rd.sum())
+    if fixed_rd >= firm_rd:
+        raise InputError(src, "baseline.rd_intensity",
+                         f"the certified and listed firms alone need {fixed_rd / WAN_PER_YI:.2f} 亿元 of R&D, "
+                         f"more than firms' {firm_rd / WAN_PER_YI:.2f} 亿元 share of R&D/GDP",
+                         allowed="a lower population.hte_revenue_range or institute_rd_share")
+    rho = base_rho[rest]
+    for _ in range(20):   # rescale, cap at 25 %, repeat until the total holds
+        rho = np.minimum(rho * (firm_rd - fixed_rd) / max((rho * f.revenue[rest]).sum(), 1e-12), 0.25)
+    f.rd_propensity[rest] = rho
+
     # value added: sector ratios x one scale so firms carry GDP minus the explicit other part
     va_raw = model.sector_va_ratio[f.sector] * f.revenue
     model.other_gdp = region.pop("other_gdp_share") * gdp_wan
     model.va_scale = (gdp_wan - model.other_gdp) / va_raw.sum()
     fill_derived(model, f)
+    f.rd[prep] = prep_rd                            # catching up: above the threshold level this year
+    f.rd_hist[0, prep] = prep_rd
+    f.real_rd[prep] = prep_rd - p.rd_relabel_share * (prep_rd - f.rd_propensity[prep] * f.revenue[prep])
     f.knowledge = f.real_rd / (p.knowledge_depreciation + p.base_growth)   # steady state
-    f.ip[rest] = rng.poisson(np.minimum(p.ip_per_rd * f.knowledge[rest], 50.0))
+    others = ~is_hte & ~prep
+    f.ip[others] = rng.poisson(np.minimum(p.ip_per_rd * f.knowledge[others], 50.0))
+    f.ip[prep] = np.maximum(f.ip[prep], 1)   # filed for the application (_base_year_preparers)
     valid = is_hte & (f.hte_grant_year + p.hte_validity_years > year)
     f.user_cost_ref = user_cost_of_rd(model, f, valid)
     _mark_soes(model, f)
@@ -166,6 +176,42 @@ def _mark_soes(model: RegionModel, f: FirmPopulation) -> None:
     industrial = np.flatnonzero(model.sector_industrial[f.sector])
     ranked = industrial[np.argsort(-f.revenue[industrial], kind="stable")]
     f.soe[ranked[first - 1:last]] = True
+
+
+def _base_year_preparers(model: RegionModel, f: FirmPopulation, fixed: np.ndarray, rho: np.ndarray,
+                         rng: np.random.Generator, budget: float) -> tuple[np.ndarray, np.ndarray]:
+    """Firms preparing for HTE certification in the base year, and their base-year R&D (万元).
+
+    A plan's base year is a year in the middle of certification campaigns, not their start: the
+    candidates that would begin preparing under the base year's rules (each with its yearly chance,
+    :func:`~simulator.firm_rules.hte_decision`) are already doing so, their R&D propensity at the
+    threshold and their base-year R&D at the catch-up level (``hte_catchup_limit``), so the first
+    simulated year continues the pipeline instead of starting it at once (a jump of R&D and
+    certifications no record shows). Their core IP is filed; they apply in the first simulated year.
+    The published R&D total bounds them: where their R&D would exceed ``budget`` (万元), a random
+    subset that fits is kept.
+    """
+    p = model.params
+    cand = np.flatnonzero(~fixed & (f.age >= p.hte_min_age) & (f.hightech_share >= p.hte_min_hightech_share))
+    mask = np.zeros(len(f), dtype=bool)
+    if cand.size == 0:
+        return mask, np.zeros(0)
+    back = (1.0 + p.base_growth) ** -np.arange(HISTORY)
+    rev = f.revenue[cand]
+    desired = rho[cand] * rev
+    threshold = hte_rd_threshold(rev, p) + p.hte_bunching_margin * (0.5 + rng.random(cand.size))
+    cost = user_cost_of_rd(model, f, np.zeros(len(f), dtype=bool))[cand]
+    _need, _gain, prob = hte_decision(model, f, cand, desired, cost, threshold, rev * back.sum(),
+                                      desired * back[1:].sum())
+    chosen = np.flatnonzero(rng.random(cand.size) < prob)
+    rd = np.minimum(p.hte_catchup_limit * threshold[chosen] * rev[chosen], rev[chosen])
+    fits = np.cumsum(rd) <= budget                          # (candidates are in random order of drawing)
+    chosen, rd = chosen[fits], rd[fits]
+    rows = cand[chosen]
+    mask[rows] = True
+    f.rd_propensity[rows] = threshold[chosen]
+    f.hte_preparing[rows] = True
+    return mask, rd
 
 
 def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarray,
