@@ -12,6 +12,8 @@ aggregate              how it is matched
 revenue                log-normal revenues rescaled to the total
 GDP                    one value-added scale on sector VA ratios + explicit non-firm share
 HTE count              exactly ``hte_count`` firms hold a certificate, grant years by shares
+HTE pipeline           candidates that would start preparing under the base year's rules are
+                       preparing (R&D at their catch-up level), within the R&D total
 R&D / GDP              HTEs at their thresholds (bunching); institutes' share; the rest
                        of firms' R&D propensities rescaled
 high-tech share        non-HTE industrial firms' shares scaled (root-finding, capped 95 %)
