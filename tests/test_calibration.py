@@ -30,7 +30,7 @@ def _spec(tmp: Path, targets: pd.DataFrame, **budget) -> Path:
     spec = {"name": "synthetic", "region": str(ROOT / "scenarios/regions/qiqihar_zone.yaml"),
             "policies_dir": str(ROOT / "scenarios/policies"), "targets": "targets.csv",
             "end_year": 2024, "holdout_from": 2024, "seed": 7,
-            "replicates": 2, "design_points": 16, "local_evaluations": 30, "profile_points": 3,
+            "replicates": 4, "design_points": 16, "local_evaluations": 30, "profile_points": 3,
             "fit_replicates": 3, "posterior_draws": 10,
             "free": {k: {"bounds": v} for k, v in BOUNDS.items()}} | budget
     path = tmp / "spec.yaml"
@@ -46,7 +46,7 @@ def _synthetic_targets(tmp: Path) -> pd.DataFrame:
     t["ratio_to"], t["value"], t["rel_sd"] = np.nan, 1.0, 0.05
     t["kind"], t["definition"], t["source"] = "synthetic", "model output at known parameters", "test"
     problem = load_problem(_spec(tmp, t, seed=999))       # other seed: data noise differs from the fit's
-    t["value"] = simulate(problem, TRUE, 6).mean().to_numpy()
+    t["value"] = simulate(problem, TRUE, 12).mean().to_numpy()
     return t
 
 
