@@ -109,7 +109,7 @@ def grow(model: RegionModel, rng: np.random.Generator) -> None:
 
 
 def hte_decision(model: RegionModel, f: FirmPopulation, idx: np.ndarray, desired: np.ndarray, cost: np.ndarray,
-                 threshold: np.ndarray, rev3: np.ndarray, earlier: np.ndarray
+                 threshold: np.ndarray, rev3: np.ndarray, earlier: np.ndarray, instruments: list | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Net gain of HTE certification for the candidates ``idx`` and their yearly chance of pursuing it.
 
@@ -118,6 +118,8 @@ def hte_decision(model: RegionModel, f: FirmPopulation, idx: np.ndarray, desired
         idx: candidate rows; ``desired``, ``cost`` (after-tax cost of 1 元 of R&D), ``threshold`` (3-year
             ratio aimed at), ``rev3`` (revenue over the 3 years) and ``earlier`` (R&D of the 2 years before)
             are theirs, in 万元 where money.
+        instruments: the instruments whose award the candidates expect (default: what the government pays
+            this year).
 
     Returns:
         ``need`` (this year's R&D that meets the 3-year ratio, 万元), ``net_gain`` (万元) and ``prob``.
@@ -127,7 +129,12 @@ def hte_decision(model: RegionModel, f: FirmPopulation, idx: np.ndarray, desired
     extra = np.maximum(need - desired, 0.0)            # the whole gap, paid now or over the preparation
     extra_cost = extra * (1.0 - p.rd_relabel_share) * cost + (f.ip[idx] < 1) * p.hte_ip_cost
     above = f.revenue[idx] >= p.above_scale_revenue
-    award = model.government.expected_payment(Event("hte_certified", idx, above, first=~f.hte_ever[idx]))
+    event = Event("hte_certified", idx, above, first=~f.hte_ever[idx])
+    if instruments is None:
+        award = model.government.expected_payment(event)
+    else:
+        award = sum((i.amount(event) for i in instruments if i.trigger == "hte_certified" and i.active(model.year)),
+                    np.zeros(idx.size))
     tax_gain = ((p.cit_rate_standard - p.cit_rate_hte) * np.maximum(f.profit_margin[idx], 0.0)
                 * f.revenue[idx] * p.hte_tax_horizon)
     status = p.hte_status_value * p.hte_tax_horizon

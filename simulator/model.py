@@ -46,6 +46,9 @@ class RegionModel(mesa.Model):
         seed: integer seed or ``numpy.random.SeedSequence``; all randomness derives from it.
         horizon: last simulated year.
         region_path: file the region came from (for error messages).
+        past_instruments: the instruments in force before and in the base year, as the catalogues write
+            them, which shaped the base-year state (default ``instruments``); a variant's settings change
+            the future only, so every variant of a scenario starts from the same state.
 
     Example:
         >>> from simulator import RegionModel
@@ -56,7 +59,8 @@ class RegionModel(mesa.Model):
 
     def __init__(self, region: Region, params: Parameters | None = None,
                  instruments: list[Instrument] | None = None, seed: int | np.random.SeedSequence = 0,
-                 horizon: int = 2035, region_path: str | Path = "<region>") -> None:
+                 horizon: int = 2035, region_path: str | Path = "<region>",
+                 past_instruments: list[Instrument] | None = None) -> None:
         super().__init__(rng=seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed))
         self.region = region
         self.region_path = str(region_path)
@@ -91,6 +95,7 @@ class RegionModel(mesa.Model):
         self.va_scale = 1.0
 
         self.government = Government(self, instruments or [])
+        self.past_instruments = list(instruments or []) if past_instruments is None else list(past_instruments)
         self.zone: ZoneCommittee | None = None   # where the region is a ranked national zone (set below)
         check_steady_state(self)   # base-year knowledge stocks (institutes', firms') need depreciation + growth > 0
         self.institutes = self._build_institutes()
@@ -131,7 +136,10 @@ class RegionModel(mesa.Model):
                             policies=policies or {})
         instruments = build_instruments(region, scenario, region_file.parent.parent / "policies",
                                         str(region_file))
-        return cls(region, params, instruments, seed=seed, horizon=horizon, region_path=region_file)
+        past = build_instruments(region, scenario.model_copy(update={"policies": {}}),
+                                 region_file.parent.parent / "policies", str(region_file))
+        return cls(region, params, instruments, seed=seed, horizon=horizon, region_path=region_file,
+                   past_instruments=past)
 
     def _build_institutes(self) -> list[ResearchInstitute]:
         members = [m for m in self.region.institutes.members for _ in range(m.count)]

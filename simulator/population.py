@@ -185,7 +185,9 @@ def _base_year_preparers(model: RegionModel, f: FirmPopulation, fixed: np.ndarra
     """Firms preparing for HTE certification in the base year, and their base-year R&D (万元).
 
     A plan's base year is a year in the middle of certification campaigns, not their start: the
-    candidates that would begin preparing under the base year's rules (each with its yearly chance,
+    candidates that would begin preparing under the base year's rules (the awards the catalogues
+    had in force then, whatever a variant changes later: the base year is history, the same in
+    every variant; each candidate with its yearly chance,
     :func:`~simulator.firm_rules.hte_decision`) are already doing so, their R&D propensity at the
     threshold and their base-year R&D at the catch-up level (``hte_catchup_limit``), so the first
     simulated year continues the pipeline instead of starting it at once (a jump of R&D and
@@ -204,7 +206,7 @@ def _base_year_preparers(model: RegionModel, f: FirmPopulation, fixed: np.ndarra
     threshold = hte_rd_threshold(rev, p) + p.hte_bunching_margin * (0.5 + rng.random(cand.size))
     cost = user_cost_of_rd(model, f, np.zeros(len(f), dtype=bool))[cand]
     _need, _gain, prob = hte_decision(model, f, cand, desired, cost, threshold, rev * back.sum(),
-                                      desired * back[1:].sum())
+                                      desired * back[1:].sum(), instruments=model.past_instruments)
     chosen = np.flatnonzero(rng.random(cand.size) < prob)
     rd = np.minimum(p.hte_catchup_limit * threshold[chosen] * rev[chosen], rev[chosen])
     fits = np.cumsum(rd) <= budget                          # (candidates are in random order of drawing)

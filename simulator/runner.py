@@ -116,7 +116,14 @@ class Prepared:
         """
         return RegionModel(self.region, self.replicate_params(replicate), self.instruments(),
                            seed=replicate_seed(self.scenario.seed, replicate),
-                           horizon=self.scenario.horizon, region_path=self.region_path)
+                           horizon=self.scenario.horizon, region_path=self.region_path,
+                           past_instruments=self.catalogue_instruments())
+
+    def catalogue_instruments(self) -> list[Instrument]:
+        """The region's instruments as the catalogues write them (no scenario or variant settings): the
+        policy in force before the base year, which shaped the base-year state of every variant."""
+        return build_instruments(self.region, self.scenario.model_copy(update={"policies": {}}),
+                                 self.region_path.parent.parent / "policies", str(self.scenario_path))
 
     def replicate_params(self, replicate: int = 0) -> Parameters:
         """The parameters of ``replicate``'s model (see :meth:`model`)."""
