@@ -174,4 +174,6 @@ def test_a_zone_run_applies_the_provinces_instruments_too():
     assert not province.empty and set(province["year"]) == {2025}          # 001 is the 2025 plan
     assert set(province["payer"]) == {ids["hlj001_2_6_tech_purchase"].payer}
     table = catalogue_table(SCENARIOS, "qiqihar_zone")
-    assert list(dict.fromkeys(table["layer"])) == ["1 000_qiqihar", "2 001_heilongjiang"]
+    assert list(dict.fromkeys(table["layer"])) == ["1 000_qiqihar", "2 001_heilongjiang", "3 hlj_province"]
+    award = paid[paid["instrument"] == "hlj_province_hte_award"]      # the standing provincial HTE award
+    assert not award.empty and set(award["payer"]) == {ids["hlj_province_hte_award"].payer}
