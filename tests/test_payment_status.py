@@ -24,13 +24,13 @@ def test_a_run_in_which_nothing_pays_says_so_and_why(tmp_path, capsys, region, i
     """Before: payments.csv empty, cost.png empty panels, not a word. Now printed, in the manifest and a table."""
     out = tmp_path / region
     scenarios = SCENARIOS
-    if region == "harbin":   # Harbin's own layer (002) pays nothing; without the province's 001 layer, nothing does
+    if region == "harbin":   # Harbin's own layer (002) pays nothing; without the province's layers, nothing does
         scenarios = tmp_path / "scenarios"
         shutil.copytree(SCENARIOS, scenarios)
         path = scenarios / "regions/harbin_zone.yaml"
         text = path.read_text("utf-8")
-        assert "policy_catalogues: [002_harbin, 001_heilongjiang]" in text
-        path.write_text(text.replace("[002_harbin, 001_heilongjiang]", "[002_harbin]"), "utf-8")
+        assert "policy_catalogues: [002_harbin, 001_heilongjiang, hlj_province]" in text
+        path.write_text(text.replace("[002_harbin, 001_heilongjiang, hlj_province]", "[002_harbin]"), "utf-8")
     assert main(["run", str(scenarios / f"{region}.yaml"), "--replicates", "2", "--horizon", "2025",
                  "--out", str(out), "--lang", "en"]) == 0
     printed = capsys.readouterr().out
