@@ -91,8 +91,8 @@ def main() -> None:
                          "source": f"004 附件2 {c['name']} {alloc['columns'][k]}"} for k in TARGET_COLUMNS]
         r["targets"].append({"kind": "cumulative", "indicator": "results_converted", "from_year": 2021, "year": 2023,
                              "value": c["converted_results"], "unit": "项",
-                             "source": f"004 附件2 {c['name']} {alloc['columns']['converted_results']} (2021-2023, as the "
-                                       "city's 80 = 20 + 30 + 30 of 三.3)"})
+                             "source": f"004 附件2 {c['name']} {alloc['columns']['converted_results']} "
+                                       "(2021-2023, as the city's 80 = 20 + 30 + 30 of 三.3)"})
         if rid == "sys_edz":
             r["targets"].append({"kind": "growth", "indicator": "gdp", "year": 2025, "value": 6, "unit": "%",
                                  "source": "001 一.(二); 二.5 经开区地区生产总值增速达到6% (2025 over 2024, nominal; "
