@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from .policies import Event, Instrument
+from .policies import Event, Instrument, amounts_due
 
 if TYPE_CHECKING:
     from .model import RegionModel
@@ -259,10 +259,7 @@ class Government(mesa.Agent):
 
     def expected_payment(self, event: Event) -> np.ndarray:
         """What firms would receive for ``event`` under this year's rules (万元 each)."""
-        total = np.zeros(len(event))
-        for inst in self.active(event.trigger):
-            total += inst.amount(event)
-        return total
+        return amounts_due(self.active(event.trigger), event)
 
     def pay(self, event: Event) -> np.ndarray:
         """Pay every active instrument for ``event``; record and return the amounts (万元 each).

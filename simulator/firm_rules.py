@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .firms import HISTORY, FirmPopulation
-from .policies import Event, MonthlyAllowance
+from .policies import Event, MonthlyAllowance, amounts_due
 
 if TYPE_CHECKING:
     from .model import RegionModel
@@ -133,8 +133,7 @@ def hte_decision(model: RegionModel, f: FirmPopulation, idx: np.ndarray, desired
     if instruments is None:
         award = model.government.expected_payment(event)
     else:
-        award = sum((i.amount(event) for i in instruments if i.trigger == "hte_certified" and i.active(model.year)),
-                    np.zeros(idx.size))
+        award = amounts_due([i for i in instruments if i.trigger == event.trigger and i.active(model.year)], event)
     tax_gain = ((p.cit_rate_standard - p.cit_rate_hte) * np.maximum(f.profit_margin[idx], 0.0)
                 * f.revenue[idx] * p.hte_tax_horizon)
     status = p.hte_status_value * p.hte_tax_horizon

@@ -384,3 +384,11 @@ def active_terms(instruments: list[Instrument], year: int) -> frozenset:
 
     Models with equal sets pay alike that year."""
     return frozenset(i.terms() for i in instruments if i.active(year))
+
+
+def amounts_due(instruments: list[Instrument], event: Event) -> np.ndarray:
+    """What ``event``'s recipients would receive from ``instruments`` together (万元 each), unrationed."""
+    total = np.zeros(len(event))
+    for inst in instruments:
+        total += inst.amount(event)
+    return total
