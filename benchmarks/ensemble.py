@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import simulator.runner as runner
+import simulator.experiments.runner as runner
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,9 +19,9 @@ import argparse
 import time
 from pathlib import Path
 
-from simulator.config import load_region
-from simulator.model import RegionModel
-from simulator.runner import build_instruments, prepare
+from simulator.experiments.runner import build_instruments, prepare
+from simulator.inputs.config import load_region
+from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,10 +7,10 @@ Main entry points:
 * ``innosim run scenarios/qiqihar.yaml`` - the same from the shell.
 """
 
-from .errors import InputError
-from .model import RegionModel
-from .parameters import Parameters
-from .runner import prepare, run_scenario, write_run
+from simulator.errors import InputError
+from simulator.experiments.runner import prepare, run_scenario, write_run
+from simulator.inputs.parameters import Parameters
+from simulator.model.region_model import RegionModel
 
 __all__ = ["InputError", "Parameters", "RegionModel", "prepare", "run_scenario", "write_run"]
 __version__ = "0.1.0"

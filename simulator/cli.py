@@ -16,15 +16,15 @@ import threading
 import time
 from concurrent.futures.process import BrokenProcessPool
 
-from .errors import EnvironmentFaultError, InputError, os_fault
-from .runner import RunFailedError
+from simulator.errors import EnvironmentFaultError, InputError, os_fault
+from simulator.experiments.runner import RunFailedError
 
 #: exit status of a run that finished but in which some replicates failed (see failures.csv)
 EXIT_FAILED_REPLICATES = 3
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .runner import write_run
+    from simulator.experiments.runner import write_run
 
     t0 = time.perf_counter()
     outcome = write_run(args.scenario, out=args.out, seed=args.seed, replicates=args.replicates,
@@ -97,7 +97,7 @@ def _print_unpaid(dest) -> None:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from simulator.report.document import write_report
 
     t0 = time.perf_counter()
     written = write_report(args.folder, lang=args.lang, pdf=args.pdf)
@@ -106,7 +106,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:
-    from .runner import rerun
+    from simulator.experiments.runner import rerun
 
     dest, differ = rerun(args.folder, out=args.out, jobs=args.jobs)
     if differ:
@@ -119,8 +119,8 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from . import sensitivity as sa
-    from .runner import prepare
+    from simulator.analysis import sensitivity as sa
+    from simulator.experiments.runner import prepare
 
     prepared = prepare(args.scenario, seed=args.seed)
     needed = sa.target_horizon(prepared)
@@ -151,13 +151,13 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _echo(args: argparse.Namespace):
     """Notes to the user on stderr, unless --quiet."""
-    from .runner import stderr_echo
+    from simulator.experiments.runner import stderr_echo
 
     return stderr_echo(not args.quiet)
 
 
 def _cmd_optimise(args: argparse.Namespace) -> int:
-    from .optimise import optimise, write
+    from simulator.analysis.optimise import optimise, write
 
     t0 = time.perf_counter()
     result = optimise(args.spec, replicates=args.replicates, trials=args.trials, jobs=args.jobs,
@@ -171,7 +171,7 @@ def _cmd_optimise(args: argparse.Namespace) -> int:
 
 
 def _cmd_parameters(args: argparse.Namespace) -> int:
-    from .parameters import parameter_specs
+    from simulator.inputs.parameters import parameter_specs
 
     for spec in parameter_specs().values():
         print(f"{spec.name:<34} {spec.value!s:<14} [{spec.kind}] {spec.unit}\n    source: {spec.source}")
@@ -182,7 +182,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     """One block per scenario file: what it runs, for which region and document, to which years."""
     from pathlib import Path
 
-    from .runner import PROJECT_ROOT, prepare
+    from simulator.experiments.runner import PROJECT_ROOT, prepare
 
     folder = Path(args.scenarios) if args.scenarios else (
         Path("scenarios") if Path("scenarios").is_dir() else PROJECT_ROOT / "scenarios")
@@ -216,7 +216,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 def _cmd_policies(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .catalogue import catalogue_table
+    from simulator.policy.catalogue import catalogue_table
 
     table = catalogue_table(args.scenarios, args.region)
     if args.format == "csv":
@@ -240,7 +240,7 @@ def _cmd_policies(args: argparse.Namespace) -> int:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .calibration import calibrate
+    from simulator.analysis.calibration import calibrate
 
     result = calibrate(args.spec, small=args.small, holdout=not args.no_holdout, out=args.out,
                        progress=args.verbose)
@@ -257,8 +257,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_backtest(args: argparse.Namespace) -> int:
-    from .backtest import backtest
-    from .backtest_report import write
+    from simulator.analysis.backtest import backtest
+    from simulator.analysis.backtest_report import write
 
     if args.replicates is not None and args.replicates < 2:
         raise InputError(args.spec, "--replicates", "bands need at least 2 runs", value=args.replicates,
@@ -285,7 +285,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
     try:
-        from .dashboard import serve
+        from simulator.dashboard import serve
     except ImportError as exc:   # solara is in the [dashboard] (and [test]) extra, not a core dependency
         raise InputError("innosim dashboard", "", f"needs the dashboard packages ({exc.name} is missing)",
                          allowed='pip install -e ".[dashboard]"') from None
@@ -295,7 +295,7 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from simulator import __version__
 
     parser = argparse.ArgumentParser(prog="innosim", description="Regional innovation scenario simulator.")
     parser.add_argument("--version", action="version", version=f"innosim {__version__}",
@@ -432,12 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         if getattr(args, "jobs", None) is not None:
-            from .ensemble import usable_jobs
-            from .runner import stderr_echo
+            from simulator.experiments.ensemble import usable_jobs
+            from simulator.experiments.runner import stderr_echo
 
             args.jobs = usable_jobs(args.jobs, stderr_echo(not getattr(args, "quiet", False)))
         if getattr(args, "scheduler", None):   # before any work (sensitivity, optimise; run checks it too)
-            from .ensemble import check_scheduler
+            from simulator.experiments.ensemble import check_scheduler
 
             check_scheduler(args.scheduler)
         return args.func(args)

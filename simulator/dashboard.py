@@ -6,7 +6,7 @@ packages (``solara-assets``; nothing is fetched at run time). A planner picks a 
 (a region), changes each modelled instrument's scale, annual budget and years, the replicates
 and the seed, runs a small ensemble (progress bar) and reads the target probabilities, cost and
 fan charts of the mix against the plan as written; the mix downloads as a scenario file that
-``innosim run`` accepts. Every number comes from :mod:`simulator.mix` (the CLI's pipeline).
+``innosim run`` accepts. Every number comes from :mod:`simulator.analysis.mix` (the CLI's pipeline).
 
 Start it with ``innosim dashboard [--port 8765] [--host 127.0.0.1] [--scenarios scenarios]``.
 """
@@ -31,11 +31,12 @@ import pandas as pd  # noqa: E402
 import solara  # noqa: E402
 import solara.lab  # noqa: E402
 
-from . import mix, plots  # noqa: E402
-from . import targets as target_kinds  # noqa: E402
-from .errors import InputError  # noqa: E402
-from .indicators import INDICATORS  # noqa: E402
-from .runner import Prepared, prepare  # noqa: E402
+from simulator.analysis import mix
+from simulator.errors import InputError  # noqa: E402
+from simulator.experiments.runner import Prepared, prepare  # noqa: E402
+from simulator.model import targets as target_kinds  # noqa: E402
+from simulator.model.indicators import INDICATORS  # noqa: E402
+from simulator.report import plots  # noqa: E402
 
 #: set by ``innosim dashboard`` before the server starts
 SETTINGS = {"scenarios": Path("scenarios"), "lang": "zh", "jobs": 1}

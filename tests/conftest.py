@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
 from tests.helpers import QIQIHAR
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.runner import Prepared, prepare
+from simulator.experiments.runner import Prepared, prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
@@ -13,7 +13,7 @@ QIQIHAR = SCENARIOS / "qiqihar.yaml"
 
 def prepared_with(policies: dict | None = None, parameters: dict | None = None, horizon: int | None = None):
     """The Qiqihar scenario with some settings changed, without touching the file."""
-    from simulator.config import Scenario
+    from simulator.inputs.config import Scenario
 
     base = prepare(QIQIHAR)
     data = base.scenario.model_dump()

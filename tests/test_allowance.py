@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator import firm_rules
-from simulator.config import InstrumentSetting, load_catalogue
 from simulator.errors import InputError
-from simulator.policies import Event, MonthlyAllowance, build_instrument
+from simulator.inputs.config import InstrumentSetting, load_catalogue
+from simulator.model import firm_rules
+from simulator.policy.instruments import Event, MonthlyAllowance, build_instrument
 from tests.helpers import SCENARIOS, prepared_with
 
 CATALOGUE = SCENARIOS / "policies" / "000_qiqihar.yaml"

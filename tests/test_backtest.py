@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.backtest import INTENSITY, POST_CENSUS_FROM, run_paths
-from simulator.calibration import load_problem, moments, sha256
+from simulator.analysis.backtest import INTENSITY, POST_CENSUS_FROM, run_paths
+from simulator.analysis.calibration import load_problem, moments, sha256
 from simulator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,7 +151,7 @@ def test_charts_manifest_and_report(pseudo):
 
 
 def test_existing_folder_kept_without_force(pseudo, tmp_path):
-    from simulator.backtest_report import write
+    from simulator.analysis.backtest_report import write
 
     tmp, spec, targets, out = pseudo
     before = (out / "manifest.json").read_bytes()
@@ -165,7 +165,7 @@ def test_existing_folder_kept_without_force(pseudo, tmp_path):
 
 def _reload(spec: Path):
     """A cheap backtest of the same spec (no search, 2 replicates), to exercise the writer."""
-    from simulator.backtest import backtest
+    from simulator.analysis.backtest import backtest
 
     return backtest(spec, small=True, replicates=2, budget={"design_points": 1, "local_evaluations": 0,
                                                            "profile_points": 0, "replicates": 1})

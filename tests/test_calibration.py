@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.calibration import SMALL, fit, load_problem, simulate
+from simulator.analysis.calibration import SMALL, fit, load_problem, simulate
 from simulator.cli import main
-from simulator.config import Scenario
 from simulator.errors import InputError
-from simulator.model import RegionModel
-from simulator.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
-from simulator.runner import build_instruments, manifest, prepare
+from simulator.experiments.runner import build_instruments, manifest, prepare
+from simulator.inputs.config import Scenario
+from simulator.inputs.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
+from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUE = {"base_growth": 0.03, "institute_external_sales_growth": 0.20, "tech_sme_uptake": 0.3}
@@ -125,7 +125,7 @@ def test_calibrated_file_is_the_default_and_feeds_parameter_uncertainty(tmp_path
     assert "stochastic only" in manifest(prepared, {})["uncertainty"]
     doc["parameters"]["base_growth"]["value"] = 5.0                  # outside parameters.yaml bounds
     path.write_text(yaml.safe_dump(doc), "utf-8")
-    from simulator.parameters import _calibrated
+    from simulator.inputs.parameters import _calibrated
     _calibrated.cache_clear()                                        # (cached by path)
     with pytest.raises(InputError, match="base_growth"):
         Parameters.defaults()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
-from simulator.workbook import SHEETS
+from simulator.report.workbook import SHEETS
 from tests.helpers import QIQIHAR, SCENARIOS
 
 

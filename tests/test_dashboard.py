@@ -23,9 +23,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulator import mix
+from simulator.analysis import mix
 from simulator.errors import InputError
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
-from simulator.ensemble import run_ensemble
-from simulator.runner import prepare
+from simulator.experiments.ensemble import run_ensemble
+from simulator.experiments.runner import prepare
 from tests.helpers import SCENARIOS
 
 
@@ -94,7 +94,7 @@ def test_bad_variants_get_a_clear_error_and_nothing_is_written(tmp_path, capsys,
 
 def test_additionality_against_no_policy(qiqihar):
     """The base variant pays subsidies and its extra HTEs are measured replicate by replicate."""
-    from simulator.results import additionality
+    from simulator.experiments.results import additionality
 
     table = run_ensemble(qiqihar.variants(), 4).table
     add = additionality(table, qiqihar.region)
@@ -112,7 +112,7 @@ def test_models_are_freed_after_an_ensemble(qiqihar):
     import gc
     import weakref
 
-    from simulator.ensemble import run_chunk
+    from simulator.experiments.ensemble import run_chunk
 
     seen = []
     original = type(qiqihar).model

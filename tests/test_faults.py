@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-import simulator.ensemble as ens
+import simulator.experiments.ensemble as ens
 from simulator.cli import main
-from simulator.ensemble import saved_replicates, usable_jobs
-from simulator.runner import write_run
+from simulator.experiments.ensemble import saved_replicates, usable_jobs
+from simulator.experiments.runner import write_run
 from tests.helpers import QIQIHAR, ROOT, SCENARIOS
 
 #: a small ensemble (4 variants): the checkpoint gets chunks of 4, 2, 1 and 1 replicates with --jobs 1
@@ -45,7 +45,7 @@ RESULT_FILES = ("indicators.csv", "summary.csv", "targets.csv", "additionality.c
 @pytest.fixture(autouse=True, scope="module")
 def no_charts():
     """Charts are tested elsewhere; here they would only cost time (subprocesses are stopped before them)."""
-    import simulator.plots as plots
+    import simulator.report.plots as plots
     with pytest.MonkeyPatch.context() as m:
         m.setattr(plots, "indicator_chart_tasks", lambda *a, **k: [])
         m.setattr(plots, "summary_chart_tasks", lambda *a, **k: [])

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import flows
-from simulator.model import RegionModel
-from simulator.runner import prepare
+from simulator.experiments import flows
+from simulator.experiments.runner import prepare
+from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from simulator.guards import FLOAT_FIELDS, NumericalError, check_state
-from simulator.indicators import compute_all
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
+from simulator.model.guards import FLOAT_FIELDS, NumericalError, check_state
+from simulator.model.indicators import compute_all
 from tests.helpers import SCENARIOS
 
 pytestmark = pytest.mark.core

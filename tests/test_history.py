@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.calibration import load_problem, simulate
-from simulator.parameters import Parameters
+from simulator.analysis.calibration import load_problem, simulate
+from simulator.inputs.parameters import Parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_STOCK = {2017: 929, 2019: 1250, 2020: 1932}

@@ -6,10 +6,10 @@ import mesa
 import pytest
 
 from simulator import RegionModel
-from simulator.agents import Government, Incubator, ResearchInstitute
-from simulator.firms import FIELDS
-from simulator.indicators import INDICATORS
-from simulator.parameters import Parameters, parameter_specs
+from simulator.inputs.parameters import Parameters, parameter_specs
+from simulator.model.agents import Government, Incubator, ResearchInstitute
+from simulator.model.firms import FIELDS
+from simulator.model.indicators import INDICATORS
 from tests.helpers import SCENARIOS
 
 pytestmark = pytest.mark.core
@@ -93,7 +93,7 @@ def test_target_probability_arithmetic_on_a_hand_made_table(qiqihar):
     import numpy as np
     import pandas as pd
 
-    from simulator.results import targets
+    from simulator.experiments.results import targets
 
     region = qiqihar.region.model_copy(update={"targets": [t for t in qiqihar.region.targets
                                                             if t.indicator in ("hte_count", "gdp")]})

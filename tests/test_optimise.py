@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.cli import main
-from simulator.errors import InputError
-from simulator.optimise import (
+from simulator.analysis.optimise import (
     Dim,
     Evaluation,
     Goal,
@@ -26,7 +24,9 @@ from simulator.optimise import (
     search,
     write,
 )
-from simulator.runner import prepare
+from simulator.cli import main
+from simulator.errors import InputError
+from simulator.experiments.runner import prepare
 from tests.helpers import SCENARIOS
 
 NOISE = np.linspace(-0.2, 0.2, 10)       # replicate k's shock, the same for every mix (common random numbers)
@@ -151,7 +151,7 @@ def test_optimiser_finds_the_cheapest_hte_award_on_the_model(scen_dir, tmp_path)
     best = result.chosen_row
     assert result.satisfied and best["p_required"] >= 0.75
     prepared = prepare(scen_dir / "qiqihar.yaml", horizon=2025)
-    from simulator.optimise import _ModelEvaluator
+    from simulator.analysis.optimise import _ModelEvaluator
 
     grid = np.arange(0, 8.01, 0.5)
     evals = _ModelEvaluator(prepared, result.dims, result.goals, 4, 1, None, False)(

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
-from simulator.ensemble import run_ensemble
-from simulator.results import NOTHING_PAID, instrument_status
-from simulator.runner import prepare
+from simulator.experiments.ensemble import run_ensemble
+from simulator.experiments.results import NOTHING_PAID, instrument_status
+from simulator.experiments.runner import prepare
 from tests.helpers import QIQIHAR, SCENARIOS
 
 

@@ -1,4 +1,4 @@
-"""Report charts (simulator.plots): every chart writes a PNG and an SVG, Chinese renders without
+"""Report charts (simulator.report.plots): every chart writes a PNG and an SVG, Chinese renders without
 missing glyphs, NaN costs and probabilities are drawn as words, report_charts writes the full set;
 no text outside the figure and no overlapping tick labels (measured with the renderer) for every
 region in both languages; English charts hold no Chinese; footers cite document titles, never cut.
@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import plots, results
-from simulator.indicators import INDICATORS
-from simulator.runner import prepare, write_run
-from simulator.targets import slug, unit_of
+from simulator.experiments import results
+from simulator.experiments.runner import prepare, write_run
+from simulator.model.indicators import INDICATORS
+from simulator.model.targets import slug, unit_of
+from simulator.report import plots
 from tests.helpers import QIQIHAR, SCENARIOS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from simulator.config import InstrumentSetting, load_catalogue
 from simulator.errors import InputError
-from simulator.policies import Event, build_instrument
+from simulator.inputs.config import InstrumentSetting, load_catalogue
+from simulator.policy.instruments import Event, build_instrument
 from tests.helpers import SCENARIOS
 
 pytestmark = pytest.mark.core
@@ -114,7 +114,7 @@ def test_province_purchase_subsidy_has_no_minimum_and_no_tech_firm_condition():
 
 def test_annual_budget_rations_pro_rata():
     """With a 12 万元 budget and 20 万元 of claims, every claimant gets 60 % of its claim."""
-    from simulator.runner import prepare
+    from simulator.experiments.runner import prepare
     from tests.helpers import QIQIHAR
 
     model = prepare(QIQIHAR).model(0)
@@ -160,8 +160,8 @@ def test_policies_command_lists_every_instrument_with_status(capsys):
 def test_a_zone_run_applies_the_provinces_instruments_too():
     """Policy layers stack (issue 13.3): the Qiqihar zone runs 000's instruments and the province's 001, each paid
     by its own budget; ``innosim policies --region`` lists the stack."""
-    from simulator.catalogue import catalogue_table
-    from simulator.runner import prepare
+    from simulator.experiments.runner import prepare
+    from simulator.policy.catalogue import catalogue_table
     from tests.helpers import QIQIHAR
 
     prepared = prepare(QIQIHAR, horizon=2025)

@@ -30,10 +30,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
-from simulator.agents import Government
 from simulator.errors import InputError
-from simulator.parameters import parameter_specs
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
+from simulator.inputs.parameters import parameter_specs
+from simulator.model.agents import Government
 from tests.helpers import SCENARIOS
 
 REGIONS = ("qiqihar", "shuangyashan", "baotou")

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from simulator.config import load_region
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
+from simulator.inputs.config import load_region
 from tests.helpers import SCENARIOS
 
 SCENARIO_FILES = sorted(p.name for p in SCENARIOS.glob("*.yaml"))

@@ -19,10 +19,10 @@ import yaml
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.indicators import INDICATORS
-from simulator.report import REPORT_HTML, REPORT_PDF, write_pdf, write_report
-from simulator.runner import write_run
-from simulator.targets import higher_is_better
+from simulator.experiments.runner import write_run
+from simulator.model.indicators import INDICATORS
+from simulator.model.targets import higher_is_better
+from simulator.report.document import REPORT_HTML, REPORT_PDF, write_pdf, write_report
 from tests.helpers import QIQIHAR, SCENARIOS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -131,7 +131,7 @@ def test_report_lists_the_regions_not_modelled_targets_and_the_provenance(run_fo
     manifest = pd.read_json(run_folder / "manifest.json", typ="series")
     assert str(manifest["seed"]) in html and str(manifest["git_commit"] or "–") in html
     assert f"innosim rerun {run_folder}" in html, "commands name the final folder, not the one assembled"
-    from simulator.parameters import parameter_specs
+    from simulator.inputs.parameters import parameter_specs
 
     for spec in parameter_specs().values():   # every assumption and calibrated parameter, with its source
         assert (f"<code>{spec.name}</code>" in html) == (spec.kind in ("assumption", "calibrated")), spec.name

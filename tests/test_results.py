@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from scipy.stats import binom
 
-from simulator.config import load_region
-from simulator.results import additionality, median_interval
+from simulator.experiments.results import additionality, median_interval
+from simulator.inputs.config import load_region
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.core

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import simulator.firm_rules as rules
+import simulator.model.firm_rules as rules
 from simulator.cli import EXIT_FAILED_REPLICATES, main
-from simulator.ensemble import saved_replicates
-from simulator.runner import write_run
+from simulator.experiments.ensemble import saved_replicates
+from simulator.experiments.runner import write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 QIQIHAR = ROOT / "scenarios" / "qiqihar.yaml"
@@ -32,7 +32,7 @@ RUN = ["--replicates", "24", "--horizon", "2027", "--lang", "en"]
 @pytest.fixture(autouse=True, scope="module")
 def no_charts():
     """Charts are tested elsewhere (test_cli, test_plots); here they would only cost time."""
-    import simulator.plots as plots
+    import simulator.report.plots as plots
     with pytest.MonkeyPatch.context() as m:
         m.setattr(plots, "indicator_chart_tasks", lambda *a, **k: [])
         m.setattr(plots, "summary_chart_tasks", lambda *a, **k: [])
@@ -108,7 +108,7 @@ def test_ctrl_c_then_resume(tmp_path, uninterrupted):
 
 def _interrupt_after_first_chunk(monkeypatch):
     """Make the next run in this process stop like a Ctrl-C right after saving its first chunk."""
-    import simulator.ensemble as ens
+    import simulator.experiments.ensemble as ens
     save = ens.save_chunk
 
     def save_then_interrupt(folder, part):

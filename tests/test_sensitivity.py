@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import sensitivity as sa
+from simulator.analysis import sensitivity as sa
 from simulator.cli import main
-from simulator.ensemble import run_ensemble, run_variants
 from simulator.errors import InputError
-from simulator.parameters import calibrated_document, parameter_specs
-from simulator.runner import prepare
+from simulator.experiments.ensemble import run_ensemble, run_variants
+from simulator.experiments.runner import prepare
+from simulator.inputs.parameters import calibrated_document, parameter_specs
 from tests.helpers import QIQIHAR
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.ensemble import _first_difference_year, replicate_models
-from simulator.model import RegionModel
-from simulator.runner import prepare
+from simulator.experiments.ensemble import _first_difference_year, replicate_models
+from simulator.experiments.runner import prepare
+from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.core

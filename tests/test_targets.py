@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator import results
 from simulator.cli import _print_targets, main
-from simulator.config import load_region
 from simulator.errors import InputError
-from simulator.indicators import INDICATORS, compute_all
-from simulator.results import TARGET_COLUMNS
-from simulator.runner import prepare
-from simulator.targets import derived_values
+from simulator.experiments import results
+from simulator.experiments.results import TARGET_COLUMNS
+from simulator.experiments.runner import prepare
+from simulator.inputs.config import load_region
+from simulator.model.indicators import INDICATORS, compute_all
+from simulator.model.targets import derived_values
 from tests.helpers import SCENARIOS
 
 
@@ -96,7 +96,7 @@ def tiny():
     4      100 (100)           industrial  0    no    -            2    spin-off
     5     2100 (1900)          industrial  3    no    2023         1    initial
     """
-    from simulator.firms import FirmPopulation
+    from simulator.model.firms import FirmPopulation
 
     model = prepare(SCENARIOS / "sys_baoshan.yaml").model(0)
     assert model.params.above_scale_revenue == LINE
@@ -121,7 +121,7 @@ def tiny():
 
 def _with_targets(model, *targets: dict):
     """The model's region with these targets instead of its own (validated as a region file would be)."""
-    from simulator.config import Region
+    from simulator.inputs.config import Region
 
     data = model.region.model_dump()
     data["targets"] = [{"year": 2023, "source": "test", **t} for t in targets]
@@ -130,7 +130,7 @@ def _with_targets(model, *targets: dict):
 
 
 def test_count_where_and_share(tiny):
-    from simulator.targets import count_where, share
+    from simulator.model.targets import count_where, share
 
     assert count_where(tiny, ["above_scale", "industrial"]) == 3            # firms 0, 1, 5
     assert count_where(tiny, ["above_scale", "industrial", "rd_active"]) == 2   # 0, 5
@@ -190,7 +190,7 @@ def test_cumulative_and_level(tiny):
 
 
 def test_every_kind_has_a_unit_and_labels():
-    from simulator.targets import KINDS
+    from simulator.model.targets import KINDS
 
     for kind in KINDS.values():
         assert kind.zh and kind.en

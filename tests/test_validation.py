@@ -24,14 +24,14 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from simulator import sensitivity as sa
-from simulator.calibration import load_problem
+from simulator.analysis import sensitivity as sa
+from simulator.analysis.calibration import load_problem
+from simulator.analysis.optimise import check_spec
 from simulator.cli import main
-from simulator.config import apply_options, load_scenario, load_yaml, parse_yaml
 from simulator.errors import InputError, line_of
-from simulator.optimise import check_spec
-from simulator.parameters import _calibrated
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
+from simulator.inputs.config import apply_options, load_scenario, load_yaml, parse_yaml
+from simulator.inputs.parameters import _calibrated
 from tests.helpers import ROOT, SCENARIOS
 
 CALIBRATION = ROOT / "calibration"

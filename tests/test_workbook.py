@@ -5,12 +5,12 @@ from __future__ import annotations
 import openpyxl
 import pytest
 
-from simulator import results
-from simulator.ensemble import run_ensemble
-from simulator.indicators import INDICATORS
-from simulator.parameters import parameter_specs
-from simulator.runner import manifest, prepare
-from simulator.workbook import FIRST_DATA_ROW, FREEZE, PERCENT, SHEETS, write_workbook
+from simulator.experiments import results
+from simulator.experiments.ensemble import run_ensemble
+from simulator.experiments.runner import manifest, prepare
+from simulator.inputs.parameters import parameter_specs
+from simulator.model.indicators import INDICATORS
+from simulator.report.workbook import FIRST_DATA_ROW, FREEZE, PERCENT, SHEETS, write_workbook
 from tests.helpers import QIQIHAR
 
 

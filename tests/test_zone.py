@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.config import InstrumentSetting, Scenario, load_catalogue
-from simulator.policies import Event, build_instrument
-from simulator.runner import prepare
+from simulator.experiments.runner import prepare
+from simulator.inputs.config import InstrumentSetting, Scenario, load_catalogue
+from simulator.policy.instruments import Event, build_instrument
 from tests.helpers import SCENARIOS
 
 BAOTOU = SCENARIOS / "baotou.yaml"
@@ -65,7 +65,7 @@ def test_rank_award_is_paid_for_places_gained_and_spent_on_incubation():
 
 
 def test_rank_target_is_met_at_or_below():
-    from simulator.results import targets
+    from simulator.experiments.results import targets
 
     region = prepare(BAOTOU).region
     rows = [("base", k, 2025, "national_rank", v) for k, v in enumerate([60, 65, 66, 90])]

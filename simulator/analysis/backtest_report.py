@@ -1,0 +1,272 @@
+"""Files ``innosim backtest`` writes: backtest.csv, backtest_summary.csv, paths.csv, a chart per
+series (PNG + SVG), manifest.json and report.md.
+
+The folder is assembled in ``.<folder>.partial`` beside it and renamed into place at the end
+(:func:`simulator.experiments.runner.replace_folder`), so an interrupted or failed backtest leaves nothing
+half-written; an existing folder is replaced only with ``force``
+(:func:`simulator.experiments.runner.output_folder`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from simulator.analysis.backtest import BAND80, BAND90, INTENSITY, POST_CENSUS_FROM, Backtest, intensity_path  # noqa: E402
+from simulator.report.plots import (  # noqa: E402
+    FAN_BLUES,
+    FIG_WIDTH,
+    TARGET_COLOR,
+    _indicator_name,
+    _note,
+    _save,
+    _style,
+    _unit_axis,
+    resolve_lang,
+)
+
+TREND_COLOR = "#E69F00"     # Okabe-Ito orange against the blue bands and the vermillion actuals
+TABLE = "backtest.csv"
+SUMMARY = "backtest_summary.csv"
+
+_NAMES = {"hte_certified": {"zh": "高新技术企业当年认定数(含重新认定)",
+                            "en": "HTE certificates granted (incl. re-certification)"}}
+
+
+def _labels(lang: str) -> dict[str, str]:
+    if lang == "zh":
+        return {"data": "统计数据 (拟合期内)", "history": "统计数据 (更早年份, 仅用于趋势)",
+                "held_out": "实际值 (留出检验年份)", "fit": "模型拟合: 中位数与 80% 区间",
+                "band80": "样本外预测 80% 区间", "band90": "样本外预测 90% 区间", "median": "样本外中位数",
+                "trend": "对数线性趋势", "year": "年份", "split": "拟合 | 留出", "census": "2018年经济普查修订GDP",
+                "title": "回测: 拟合至 {fit} 年, 预测 {a}–{b} 年", "ratio": "相对 {y} 年之比",
+                "runs": "次模拟", "note": "区间 = 各次模拟的分位数, {inc}. 趋势 = 拟合期数据的对数线性趋势外推.",
+                "stochastic": "仅含随机波动 (拟合期数据未能识别任何自由参数)",
+                "parametric": "含随机波动与参数不确定性 ({names} 取自剖面似然后验)"}
+    return {"data": "data (in-sample years)", "history": "data (earlier years, trend only)",
+            "held_out": "actual (held-out years)", "fit": "model in sample: median and 80% band",
+            "band80": "out-of-sample 80% band", "band90": "out-of-sample 90% band", "median": "out-of-sample median",
+            "trend": "log-linear trend", "year": "year", "split": "fit | held out",
+            "census": "2018 economic census revised GDP", "title": "Backtest: fitted to {fit}, projected {a}–{b}",
+            "ratio": "ratio to {y}", "runs": "replicates",
+            "note": "Bands = quantiles over replicates, {inc}. Trend = log-linear trend of the fitted years' "
+                    "data, extrapolated.",
+            "stochastic": "stochastic variation only (the fitted years identify no free parameter)",
+            "parametric": "stochastic variation and parameter uncertainty ({names} drawn from the profile "
+                          "posterior)"}
+
+
+def _series_name(bt: Backtest, key: str, lang: str) -> tuple[str, str]:
+    """Display name and axis label of a series."""
+    row = bt.table[bt.table["series"] == key].iloc[0]
+    ind = row["indicator"]
+    name = _NAMES.get(ind, {}).get(lang) or _indicator_name(ind, lang)
+    if pd.notna(row["ratio_to"]):
+        axis = _labels(lang)["ratio"].format(y=int(row["ratio_to"]))
+        return f"{name} ({axis})", axis
+    from simulator.model.indicators import INDICATORS
+    unit = INDICATORS[ind].unit if ind in INDICATORS else "家"
+    return name, _unit_axis(unit, lang)
+
+
+def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[Path]:
+    """One series: data, the in-sample fit, the out-of-sample bands, the trend and the held-out actuals."""
+    lang = resolve_lang(lang)
+    lab = _labels(lang)
+    fit_until, end = bt.fit_until, bt.problem.spec.end_year
+    p = bt.paths[bt.paths["series"] == key]
+    q = p.groupby("year")["value"].quantile([BAND90[0], BAND80[0], 0.5, BAND80[1], BAND90[1]]).unstack()
+    data = bt.data[bt.data["series"] == key]
+    trend = bt.trend[bt.trend["series"] == key]
+    breaks = [POST_CENSUS_FROM] if key == INTENSITY else []
+    name, axis = _series_name(bt, key, lang)
+    with _style(lang):
+        fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.2))
+        ins = q[q.index <= fit_until]
+        for seg in _segments(ins, breaks):
+            ax.fill_between(seg.index, seg[BAND80[0]], seg[BAND80[1]], color="#c6dbef", lw=0)
+            ax.plot(seg.index, seg[0.5], color=FAN_BLUES[1], lw=1.6)
+        if (ins.index < fit_until).any():
+            ax.fill_between([], [], [], color="#c6dbef", lw=0, label=lab["fit"])
+        out = q[q.index >= fit_until]
+        for seg in _segments(out, breaks):
+            ax.fill_between(seg.index, seg[BAND90[0]], seg[BAND90[1]], color=FAN_BLUES[0], alpha=0.6, lw=0)
+            ax.fill_between(seg.index, seg[BAND80[0]], seg[BAND80[1]], color=FAN_BLUES[1], alpha=0.7, lw=0)
+            ax.plot(seg.index, seg[0.5], color=FAN_BLUES[2], lw=2)
+        ax.fill_between([], [], [], color=FAN_BLUES[0], alpha=0.6, lw=0, label=lab["band90"])
+        ax.fill_between([], [], [], color=FAN_BLUES[1], alpha=0.7, lw=0, label=lab["band80"])
+        ax.plot([], [], color=FAN_BLUES[2], lw=2, label=lab["median"])
+        if not trend.empty:
+            for seg in _segments(trend.set_index("year")[["value"]], breaks):
+                ax.plot(seg.index, seg["value"], color=TREND_COLOR, lw=1.5, ls="--")
+            ax.plot([], [], color=TREND_COLOR, lw=1.5, ls="--", label=lab["trend"])
+        hist = data[data["role"] == "history"]
+        if not hist.empty:
+            ax.plot(hist["year"], hist["value"], "o", mfc="white", mec="#555555", ms=5, label=lab["history"])
+        ins_d = data[data["role"] == "in_sample"]
+        if not ins_d.empty:
+            ax.plot(ins_d["year"], ins_d["value"], "o", color="black", ms=5, label=lab["data"])
+        held = data[data["role"] == "held_out"]
+        ax.plot(held["year"], held["value"], "D", color=TARGET_COLOR, ms=7, mec="black", mew=0.6,
+                label=lab["held_out"], zorder=5)
+        ax.axvline(fit_until + 0.5, color="#777777", lw=0.8, ls=":")
+        ax.annotate(lab["split"], (fit_until + 0.5, 0.99), xycoords=("data", "axes fraction"), ha="center",
+                    va="top", fontsize=8, color="#555555", backgroundcolor="white")
+        for b in breaks:
+            ax.axvline(b - 0.5, color="#999999", lw=0.8, ls="-.")
+            ax.annotate(lab["census"], (b - 0.5, 0.02), xycoords=("data", "axes fraction"), xytext=(-3, 0),
+                        textcoords="offset points", ha="right", va="bottom", fontsize=7.5, color="#555555",
+                        rotation=90)
+        lo = min(v for v in (q.values.min(), data["value"].min(), trend["value"].min() if len(trend) else np.inf))
+        hi = max(v for v in (q.values.max(), data["value"].max(), trend["value"].max() if len(trend) else -np.inf))
+        bottom = 0.0 if 0 <= lo < 0.5 * hi else lo - 0.1 * (hi - lo)
+        ax.set_ylim(max(bottom, 0.0) if lo >= 0 else bottom, hi + 0.1 * (hi - lo))
+        years = sorted(set(data["year"]) | set(q.index))
+        ax.set_xlim(min(years) - 0.5, end + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlabel(lab["year"])
+        ax.set_ylabel(axis)
+        ax.grid(alpha=0.3, lw=0.6)
+        region = bt.problem.region
+        ax.set_title(f"{name}, {region.name.zh if lang == 'zh' else region.name.en}\n"
+                     + lab["title"].format(fit=fit_until, a=fit_until + 1, b=end)
+                     + f", {bt.replicates} {lab['runs']}", fontsize=11, loc="left")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
+        fig.tight_layout()
+        drawn = list(bt.drawn)
+        inc = lab["parametric"].format(names=", ".join(drawn)) if drawn else lab["stochastic"]
+        _note(fig, lab["note"].format(inc=inc))
+        return _save(fig, path)
+
+
+def _segments(frame: pd.DataFrame, breaks: list[int]) -> list[pd.DataFrame]:
+    """Rows split at each break year (a series on two statistical bases is not joined by a line)."""
+    if frame.empty:
+        return []
+    edges = [-np.inf, *breaks, np.inf]
+    parts = [frame[(frame.index >= a) & (frame.index < b)] for a, b in zip(edges, edges[1:], strict=False)]
+    return [s for s in parts if not s.empty]
+
+
+def manifest(bt: Backtest, command: str) -> dict:
+    from simulator.analysis.calibration import sha256
+    from simulator.experiments.runner import _git_commit, versions
+
+    p, h = bt.problem, bt.holdout
+    inputs = [p.spec_path, p.region_path, p.spec_path.parent / p.spec.targets,
+              *(p.policies_dir / f"{c}.yaml" for c in p.region.policy_catalogues)]
+    if p.spec.trend_series:
+        inputs.append(p.spec_path.parent / p.spec.trend_series)
+    if intensity_path(p).is_file():
+        inputs.append(intensity_path(p))
+    return {"tool": "innosim", "analysis": "backtest", "command": command,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+            "spec_file": str(p.spec_path), "spec_sha256": sha256(p.spec_path),
+            "inputs_sha256": {str(f): sha256(f) for f in inputs},
+            "seed": p.spec.seed, "small_budget": bt.small, "budget": bt.budget, "replicates": bt.replicates,
+            "fitted_years": f"{p.region.base_year + 1}-{h.fit_until}",
+            "held_out_years": f"{h.fit_until + 1}-{p.spec.end_year}",
+            "estimate": {"used": h.values(), "raw": h.estimate, "identified": h.identified,
+                         "interval90": {k: list(v) for k, v in h.intervals.items()},
+                         "objective": h.loss, "dispersion": h.dispersion, "evaluations": int(len(h.history))},
+            "band_includes": bt.band_includes, "intensity": bt.intensity_note,
+            "seconds": round(bt.seconds, 1), "versions": versions(), "git_commit": _git_commit()}
+
+
+def _md(df: pd.DataFrame) -> str:
+    from simulator.analysis.calibration_report import _md as md
+
+    return md(df)
+
+
+def report(bt: Backtest, charts: list[str]) -> str:
+    p, h = bt.problem, bt.holdout
+    s = bt.summary.set_index("series")
+    out = [f"# Backtest `{p.spec.name}`: fitted to {h.fit_until}, projected {h.fit_until + 1}-{p.spec.end_year}", ""]
+    if bt.small:
+        out += ["**Small test budget: these numbers are not a backtest.**", ""]
+    out += [f"Spec `{p.spec_path}`, seed {p.spec.seed}; the calibration estimator (`innosim calibrate`) on the "
+            f"targets up to {h.fit_until} ({len(h.history)} evaluations, objective {h.loss:.2f}, dispersion "
+            f"{h.dispersion:.2f}); then {bt.replicates} runs {p.region.base_year}-{p.spec.end_year} at the "
+            f"estimate. Bands: {bt.band_includes}. {bt.seconds:.0f} s in all.", "",
+            "Estimate (used value; prior where the fitted years do not identify a parameter): "
+            + ", ".join(f"`{n}` {h.values()[n]:.4g}" + ("" if h.identified[n] else " (prior, not identified; "
+                                                        f"raw {h.estimate[n]:.4g})") for n in p.names), "",
+            "## Summary", "",
+            f"Over all {int(s.loc['all', 'points'])} held-out points: mean absolute error model "
+            f"{s.loc['all', 'model_mape']:.1f} % (on the points with a trend "
+            f"{s.loc['all', 'model_mape_where_trend']:.1f} %) vs trend {s.loc['all', 'trend_mape']:.1f} %; "
+            f"{s.loc['all', 'coverage_80']:.0%} of the actual values inside the 80 % band "
+            f"({s.loc['all', 'coverage_90']:.0%} inside the 90 % band).", "",
+            _verdict(bt.summary), "",
+            _md(bt.summary), "",
+            "## Every held-out point", "",
+            _md(bt.table[["series", "year", "actual", "model_median", "model_p10", "model_p90", "model_error_pct",
+                          "trend", "trend_error_pct", "inside_80", "raw_median", "raw_error_pct"]]), "",
+            "error % = 100 (model median or trend / actual - 1); inside_80 = actual within the 10-90 % band; "
+            "raw = the same runs at the raw estimate of every free parameter (identified or not, no draws). "
+            "The trend is the log-linear trend of the same series fitted to the data up to "
+            f"{h.fit_until} (with the earlier years of `{p.spec.trend_series}`), extrapolated; ratios and series "
+            "with fewer than two fitted points have none.", "",
+            "## R&D intensity", "", bt.intensity_note, "",
+            "## Charts", "", *[f"* `{c}`" for c in charts], ""]
+    return "\n".join(out)
+
+
+def _verdict(summary: pd.DataFrame) -> str:
+    """Which series the model forecasts better than the trend, and where the actuals fell in its band."""
+    per = summary[summary["series"] != "all"]
+    wins = per.loc[per["better"] == "model", "series"].tolist()
+    losses = per.loc[per["better"] == "trend", "series"].tolist()
+    inside = per.loc[per["coverage_80"] == 1.0, "series"].tolist()
+    fmt = lambda names: ", ".join(f"`{n}`" for n in names) or "none"   # noqa: E731
+    return (f"Model closer than the trend (mean absolute error on the same points): {fmt(wins)}; trend closer: "
+            f"{fmt(losses)}. Every held-out actual inside the 80 % band: {fmt(inside)}.")
+
+
+def write(bt: Backtest, out: str | Path | None = None, *, lang: str = "zh", force: bool = False, echo=None,
+          command: str = "") -> Path:
+    """Write the backtest folder (default ``outputs/<spec name>_backtest``); return it."""
+    from simulator.experiments.runner import MANIFEST, output_folder, replace_folder
+
+    dest = output_folder(Path(out) if out is not None else Path("outputs") / f"{bt.problem.spec.name}_backtest",
+                         force, echo)
+    partial = dest.with_name(f".{dest.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)   # what an interrupted backtest left
+    partial.mkdir(parents=True)
+    try:
+        bt.table.to_csv(partial / TABLE, index=False)
+        bt.summary.to_csv(partial / SUMMARY, index=False)
+        bt.paths.to_csv(partial / "paths.csv", index=False)
+        bt.holdout.history.to_csv(partial / "evaluations.csv", index=False)
+        charts = []
+        for key in bt.series:
+            files = series_chart(bt, key, partial / "charts" / key, lang)
+            charts += [str(f.relative_to(partial)) for f in files]
+        (partial / "report.md").write_text(report(bt, charts), "utf-8")
+        (partial / MANIFEST).write_text(json.dumps(manifest(bt, command), ensure_ascii=False, indent=2,
+                                                   default=_json), "utf-8")
+        replace_folder(dest, partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return dest
+
+
+def _json(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    return str(x)

@@ -1,0 +1,372 @@
+"""Indicators: named pure functions of the model state, in one place.
+
+Each is computed from the agents every year (year = base year is the state
+before the first step); nothing is set directly. Functions are module-level
+(no lambdas) so they pickle for multiprocessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulator.model.guards import check_indicators
+from simulator.model.targets import derived_values, higher_is_better, known, label, parse, unit_of
+
+if TYPE_CHECKING:
+    from simulator.model.region_model import RegionModel
+
+WAN_PER_YI = 1e4  # 1 亿元 = 10 000 万元 (DOMAIN.md, Money)
+
+
+def firm_value_added(model: RegionModel) -> float:
+    """Value added of modelled firms, 亿元."""
+    return float(model.firms.value_added.sum()) / WAN_PER_YI
+
+
+def gdp(model: RegionModel) -> float:
+    """Zone GDP, 亿元: firms' value added plus the explicit non-modelled part."""
+    return (float(model.firms.value_added.sum()) + model.other_gdp) / WAN_PER_YI
+
+
+def revenue(model: RegionModel) -> float:
+    """Operating revenue of all firms, 亿元."""
+    return float(model.firms.revenue.sum()) / WAN_PER_YI
+
+
+def rd_expenditure(model: RegionModel) -> float:
+    """R&D spending of firms, institutes and universities, 亿元."""
+    return (float(model.firms.rd.sum()) + model.institute_rd()) / WAN_PER_YI
+
+
+def rd_intensity(model: RegionModel) -> float:
+    """R&D expenditure of all performers / GDP, %."""
+    return 100.0 * rd_expenditure(model) / gdp(model)
+
+
+def hte_count(model: RegionModel) -> float:
+    """Firms holding an HTE certificate valid this year."""
+    return float(model.hte_valid_mask().sum())
+
+
+def hightech_output_share(model: RegionModel) -> float:
+    """High-tech output / gross output of industrial firms, %."""
+    f = model.firms
+    industrial = model.sector_industrial[f.sector].astype(float)
+    output = f.revenue * industrial
+    return 100.0 * float(np.dot(output, f.hightech_share) / output.sum())
+
+
+def tech_contract_value(model: RegionModel) -> float:
+    """Seller-side technology contracts registered in the zone (技术合同成交额), 亿元."""
+    return model.tech_contracts_sold() / WAN_PER_YI
+
+
+def tech_purchase_value(model: RegionModel) -> float:
+    """Buyer-side: technology bought by the zone's firms this year (吸纳), 亿元."""
+    return float(model.firms.tech_purchase.sum()) / WAN_PER_YI
+
+
+def tech_sme_count(model: RegionModel) -> float:
+    """Firms registered as tech SMEs this year."""
+    return float(model.firms.tech_sme.sum())
+
+
+def firm_count(model: RegionModel) -> float:
+    """Firms in the zone."""
+    return float(len(model.firms))
+
+
+def above_scale_count(model: RegionModel) -> float:
+    """规上 firms (revenue >= 2000 万元)."""
+    return float((model.firms.revenue >= model.params.above_scale_revenue).sum())
+
+
+def national_incubators(model: RegionModel) -> float:
+    """National-level incubation carriers."""
+    return float(sum(1 for c in model.incubators if c.level == "national"))
+
+
+def incubator_tenants(model: RegionModel) -> float:
+    """Firms hosted by incubation carriers."""
+    return float((model.firms.incubator >= 0).sum())
+
+
+def national_rd_institutions(model: RegionModel) -> float:
+    """National-level R&D institutions."""
+    return float(sum(1 for i in model.institutes if i.level == "national"))
+
+
+def incubator_count(model: RegionModel) -> float:
+    """Incubation carriers of every level."""
+    return float(len(model.incubators))
+
+
+def rd_institution_count(model: RegionModel) -> float:
+    """R&D institutions of every level (universities excluded)."""
+    return float(sum(1 for i in model.institutes if i.kind != "university"))
+
+
+def little_giants(model: RegionModel) -> float:
+    """National 专精特新 little giants."""
+    return float(model.firms.little_giant.sum())
+
+
+def zjtx_count(model: RegionModel) -> float:
+    """Provincial 专精特新 firms (including little giants)."""
+    return float((model.firms.zjtx | model.firms.little_giant).sum())
+
+
+def emerging_revenue(model: RegionModel) -> float:
+    """Operating revenue of firms in the sectors the region file marks as strategic emerging industries
+    (``sectors[].emerging``, 001 二.7 战略性新兴产业营业收入), 亿元; 0 where none is marked."""
+    emerging = np.array([s.emerging for s in model.region.sectors], dtype=bool)
+    return float(model.firms.revenue[emerging[model.firms.sector]].sum()) / WAN_PER_YI
+
+
+def soe_rd_expenditure(model: RegionModel) -> float:
+    """R&D of provincial state-owned firms (region population ``soe_firms``), 亿元; 0 where none are marked."""
+    f = model.firms
+    return float(f.rd[f.soe].sum()) / WAN_PER_YI
+
+
+def hightech_manufacturing_value_added(model: RegionModel) -> float:
+    """规模以上高技术制造业增加值, 亿元: value added x high-tech share of industrial 规上 firms.
+
+    The high-tech part of a firm's value added is taken in proportion to its high-tech share of revenue
+    (the model has no product-level split of value added)."""
+    f = model.firms
+    mask = model.sector_industrial[f.sector].astype(bool) & (f.revenue >= model.params.above_scale_revenue)
+    return float(np.dot(f.value_added[mask], f.hightech_share[mask])) / WAN_PER_YI
+
+
+def tech_contract_gdp_share(model: RegionModel) -> float:
+    """Seller-side technology contracts ÷ GDP, % (004 三.3 技术合同成交额占GDP比重)."""
+    return 100.0 * tech_contract_value(model) / gdp(model)
+
+
+def results_converted(model: RegionModel) -> float:
+    """Research results converted this year (转化科技成果), 项: firms that bought a result from a university or
+    institute this year (a transfer or licence contract, one per buying firm) plus institute spin-offs founded
+    this year (a firm founded on an institute's result).
+
+    Assumption: the plans count transfers, licences and firms founded on a result as conversions; the model
+    has no other channel by which a result reaches a firm."""
+    f = model.firms
+    return float((f.tech_purchase > 0).sum() + ((f.origin == 2) & (f.age == 0)).sum())
+
+
+def rd_institutions_provincial_plus(model: RegionModel) -> float:
+    """R&D institutions at provincial (autonomous-region) level or above, or new-type R&D institutions of any
+    level (003 (五) 自治区级及以上科技创新平台或新型研发机构); universities excluded."""
+    return float(sum(1 for i in model.institutes if i.kind != "university"
+                     and (i.level in ("provincial", "national") or i.kind == "new_type_rd_institution")))
+
+
+def new_type_rd_institutions(model: RegionModel) -> float:
+    """New-type R&D institutions (新型研发机构) of every level."""
+    return float(sum(1 for i in model.institutes if i.kind == "new_type_rd_institution"))
+
+
+def hte_new_certifications(model: RegionModel) -> float:
+    """First HTE certifications granted this year."""
+    return float(model.year_stats.get("hte_first", 0))
+
+
+def hte_recertifications(model: RegionModel) -> float:
+    """HTE re-certifications granted this year."""
+    return float(model.year_stats.get("hte_renewed", 0))
+
+
+def _stat(model: RegionModel, key: str) -> float:
+    return float(model.year_stats.get(key, 0))
+
+
+def hte_renewals(model: RegionModel) -> float:
+    """Certificates expiring this year renewed by their holders (re-certification without a gap)."""
+    return _stat(model, "hte_renewals")
+
+
+def hte_reentries(model: RegionModel) -> float:
+    """Re-certifications of firms whose earlier certificate had lapsed before this year."""
+    return _stat(model, "hte_reentries")
+
+
+def hte_expired(model: RegionModel) -> float:
+    """Holders of last year still in the region whose certificate expired and was not renewed."""
+    return _stat(model, "hte_expired")
+
+
+def hte_exits(model: RegionModel) -> float:
+    """Certificate holders (of last year, or certified this year) that left the region."""
+    return _stat(model, "hte_exits")
+
+
+def hte_entrants(model: RegionModel) -> float:
+    """Firms holding a valid certificate that were not in the region a year before."""
+    return _stat(model, "hte_entrants")
+
+
+def tech_sme_new(model: RegionModel) -> float:
+    """Tech SMEs registered this year that were not registered last year."""
+    return _stat(model, "tech_sme_new")
+
+
+def tech_sme_dropped(model: RegionModel) -> float:
+    """Last year's tech SMEs still in the region that did not register again (no longer qualify or chose not to)."""
+    return _stat(model, "tech_sme_dropped")
+
+
+def tech_sme_exits(model: RegionModel) -> float:
+    """Last year's tech SMEs that left the region."""
+    return _stat(model, "tech_sme_exits")
+
+
+def incubators_founded(model: RegionModel) -> float:
+    """New municipal incubation carriers opened this year."""
+    return _stat(model, "incubators_founded")
+
+
+def incubator_upgrades_provincial(model: RegionModel) -> float:
+    """Carriers recognised at provincial level this year (from municipal)."""
+    return _stat(model, "incubator_upgrades_provincial")
+
+
+def incubator_upgrades_national(model: RegionModel) -> float:
+    """Carriers recognised at national level this year (from provincial)."""
+    return _stat(model, "incubator_upgrades_national")
+
+
+def tenant_graduations(model: RegionModel) -> float:
+    """Tenants that finished incubation this year."""
+    return _stat(model, "tenant_graduations")
+
+
+def rd_institutions_founded(model: RegionModel) -> float:
+    """New municipal R&D institutions this year."""
+    return _stat(model, "rd_institutions_founded")
+
+
+def rd_institution_upgrades(model: RegionModel) -> float:
+    """R&D institutions recognised one level up this year (provincial or national)."""
+    return _stat(model, "rd_institution_upgrades_provincial") + _stat(model, "rd_institution_upgrades_national")
+
+
+def national_rank(model: RegionModel) -> float | None:
+    """The zone's place in the national high-tech-zone ranking (1 = best); None where not ranked."""
+    return None if model.zone is None else float(model.zone.rank)
+
+
+def subsidy_paid(model: RegionModel) -> float:
+    """Subsidies paid by all instruments this year, 万元."""
+    return model.government.paid_in(model.year)
+
+
+def _derived(model: RegionModel) -> float:
+    raise TypeError("a target series is computed by simulator.model.targets.derived_values, not on its own")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """An indicator's function, unit, labels, and whether a target is met from above or below."""
+
+    func: Callable[[RegionModel], float | None]
+    unit: str
+    zh: str
+    en: str
+    higher_is_better: bool = True
+
+
+class IndicatorTable(dict):
+    """The named indicators. Looking up a target's series key of another kind (``growth:gdp``,
+    ``share:hte_or_tech_sme``, :mod:`simulator.model.targets`) gives its unit and labels too, so tables and charts
+    treat every target like a level target; iterating gives the named indicators only."""
+
+    def __missing__(self, key: str) -> Indicator:
+        if not isinstance(key, str) or parse(key) is None or not known(key, self):
+            raise KeyError(key)
+        return Indicator(_derived, unit_of(key, self), label(key, self, "zh"), label(key, self, "en"),
+                         higher_is_better(key, self))
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key) -> bool:
+        return self.get(key) is not None
+
+
+INDICATORS: IndicatorTable = IndicatorTable({
+    "gdp": Indicator(gdp, "亿元", "地区生产总值", "GDP"),
+    "revenue": Indicator(revenue, "亿元", "营业收入", "Operating revenue"),
+    "rd_intensity": Indicator(rd_intensity, "%", "R&D经费投入强度(占GDP)", "R&D intensity (share of GDP)"),
+    "hte_count": Indicator(hte_count, "家", "高新技术企业", "High-tech enterprises"),
+    "hightech_output_share": Indicator(hightech_output_share, "%", "高新技术产业产值比重",
+                                       "High-tech share of industrial output"),
+    "tech_contract_value": Indicator(tech_contract_value, "亿元", "技术合同成交额",
+                                     "Technology-contract turnover"),
+    "tech_sme_count": Indicator(tech_sme_count, "家", "科技型中小企业(入库)", "Registered tech SMEs"),
+    "firm_count": Indicator(firm_count, "家", "企业数", "Firms"),
+    "national_incubators": Indicator(national_incubators, "家", "国家级孵化载体", "National incubators"),
+    "national_rd_institutions": Indicator(national_rd_institutions, "个", "国家级研发机构",
+                                          "National R&D institutions"),
+    "little_giants": Indicator(little_giants, "家", "专精特新小巨人企业", "Little-giant firms"),
+    "incubator_count": Indicator(incubator_count, "家", "孵化载体", "Incubation carriers"),
+    "rd_institution_count": Indicator(rd_institution_count, "个", "研发机构", "R&D institutions"),
+    "subsidy_paid": Indicator(subsidy_paid, "万元", "当年补贴支出", "Subsidies paid this year"),
+    "national_rank": Indicator(national_rank, "位", "全国高新区排名", "National high-tech zone rank",
+                               higher_is_better=False),
+    "rd_expenditure": Indicator(rd_expenditure, "亿元", "R&D经费", "R&D expenditure"),
+    "firm_value_added": Indicator(firm_value_added, "亿元", "企业增加值", "Value added of modelled firms"),
+    "tech_purchase_value": Indicator(tech_purchase_value, "亿元", "技术吸纳额", "Technology bought by firms"),
+    "above_scale_count": Indicator(above_scale_count, "家", "规上企业", "Firms above designated size"),
+    "incubator_tenants": Indicator(incubator_tenants, "家", "在孵企业", "Incubator tenants"),
+    "zjtx_count": Indicator(zjtx_count, "家", "专精特新企业", "专精特新 firms"),
+    "emerging_revenue": Indicator(emerging_revenue, "亿元", "战略性新兴产业营业收入",
+                                  "Revenue of strategic emerging industries"),
+    "soe_rd_expenditure": Indicator(soe_rd_expenditure, "亿元", "省属国有企业研发投入", "R&D of provincial SOEs"),
+    "hightech_manufacturing_value_added": Indicator(hightech_manufacturing_value_added, "亿元",
+                                                    "规上高技术制造业增加值",
+                                                    "High-tech manufacturing value added (above size)"),
+    "tech_contract_gdp_share": Indicator(tech_contract_gdp_share, "%", "技术合同成交额占GDP比重",
+                                         "Technology contracts, share of GDP"),
+    "results_converted": Indicator(results_converted, "项", "转化科技成果", "Research results converted"),
+    "rd_institutions_provincial_plus": Indicator(rd_institutions_provincial_plus, "个",
+                                                 "省级及以上研发机构和新型研发机构",
+                                                 "Provincial-or-higher and new-type R&D institutions"),
+    "new_type_rd_institutions": Indicator(new_type_rd_institutions, "个", "新型研发机构",
+                                          "New-type R&D institutions"),
+    "hte_new_certifications": Indicator(hte_new_certifications, "家", "首次认定高企",
+                                        "First HTE certifications"),
+    "hte_recertifications": Indicator(hte_recertifications, "家", "重新认定高企", "HTE re-certifications"),
+    "hte_renewals": Indicator(hte_renewals, "家", "到期续认定高企", "HTE renewals at expiry"),
+    "hte_reentries": Indicator(hte_reentries, "家", "失效后重新认定高企", "HTE re-certifications after a lapse"),
+    "hte_expired": Indicator(hte_expired, "家", "到期未续高企", "HTE certificates expired, not renewed"),
+    "hte_exits": Indicator(hte_exits, "家", "退出的高企", "HTE holders exiting"),
+    "hte_entrants": Indicator(hte_entrants, "家", "迁入的高企", "HTE holders entering"),
+    "tech_sme_new": Indicator(tech_sme_new, "家", "新入库科技型中小企业", "Tech SMEs newly registered"),
+    "tech_sme_dropped": Indicator(tech_sme_dropped, "家", "未再入库科技型中小企业", "Tech SMEs not registered again"),
+    "tech_sme_exits": Indicator(tech_sme_exits, "家", "退出的科技型中小企业", "Tech SMEs exiting"),
+    "incubators_founded": Indicator(incubators_founded, "家", "新建孵化载体", "Incubation carriers founded"),
+    "incubator_upgrades_provincial": Indicator(incubator_upgrades_provincial, "家", "升为省级孵化载体",
+                                               "Carriers upgraded to provincial"),
+    "incubator_upgrades_national": Indicator(incubator_upgrades_national, "家", "升为国家级孵化载体",
+                                             "Carriers upgraded to national"),
+    "tenant_graduations": Indicator(tenant_graduations, "家", "毕业在孵企业", "Tenants graduating"),
+    "rd_institutions_founded": Indicator(rd_institutions_founded, "个", "新建研发机构", "R&D institutions founded"),
+    "rd_institution_upgrades": Indicator(rd_institution_upgrades, "个", "研发机构升级", "R&D institutions upgraded"),
+})
+
+
+def compute_all(model: RegionModel) -> dict[str, float]:
+    """Every indicator that applies to the model, for its current year."""
+    values = {name: ind.func(model) for name, ind in INDICATORS.items()}
+    values = {name: value for name, value in values.items() if value is not None}
+    values.update(derived_values(model, values))   # the region's growth, flow, share, ... target series
+    check_indicators(model.year, values)   # NumericalError (a FloatingPointError) naming year and indicator
+    return values
