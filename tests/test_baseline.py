@@ -56,7 +56,7 @@ def test_base_year_indicators_are_aggregated_from_agents(qiqihar):
 
 def test_baseline_certificates_satisfy_the_national_criteria(qiqihar):
     """Each of the 83 certified firms meets every HTE criterion of 国科发火〔2016〕32号 in 2021."""
-    from simulator.model.firm_rules import hte_eligible
+    from simulator.model.hte_rules import hte_eligible
 
     model = qiqihar.model(3)
     valid = model.hte_valid_mask()

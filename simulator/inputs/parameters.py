@@ -32,6 +32,11 @@ from simulator.errors import InputError, closest, unit_problem
 
 KINDS = ("national_rule", "evidence", "assumption", "calibrated")
 
+#: years of firm history the model keeps (revenue, R&D, graduate-allowance cohorts; a fixed national rule, not a
+#: parameter): the HTE R&D test uses the last three (国科发火〔2016〕32号 第11条(五)), and the graduate allowance pays
+#: for three years (000 第9条), so an allowance may pay for at most this many
+HISTORY = 3
+
 
 @dataclass(frozen=True)
 class ParameterSpec:

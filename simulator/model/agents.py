@@ -9,19 +9,16 @@ of the step) and read firms through the model's arrays. Randomness comes only fr
 from __future__ import annotations
 
 import statistics
-from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 import pandas as pd
 
+from simulator.model.firms import ORIGIN_INCUBATOR, ORIGIN_SPINOFF
+from simulator.model.state import ModelState
 from simulator.policy.instruments import Event, Instrument, amounts_due
 
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
-
 LEVELS = ("municipal", "provincial", "national")
-ORIGIN_INCUBATOR, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 1, 2, 3
 
 
 class Incubator(mesa.Agent):
@@ -36,9 +33,9 @@ class Incubator(mesa.Agent):
         graduates: cumulative graduated tenants so far.
     """
 
-    model: RegionModel
+    model: ModelState
 
-    def __init__(self, model: RegionModel, index: int, kind: str, level: str, capacity: int,
+    def __init__(self, model: ModelState, index: int, kind: str, level: str, capacity: int,
                  graduates: int) -> None:
         super().__init__(model)
         self.index = index
@@ -129,9 +126,9 @@ class ResearchInstitute(mesa.Agent):
         rd: own R&D spending, 万元 a year.
     """
 
-    model: RegionModel
+    model: ModelState
 
-    def __init__(self, model: RegionModel, index: int, kind: str, level: str, rd: float) -> None:
+    def __init__(self, model: ModelState, index: int, kind: str, level: str, rd: float) -> None:
         super().__init__(model)
         self.index = index
         self.kind = kind
@@ -207,9 +204,9 @@ class Government(mesa.Agent):
         instruments: instruments built from the catalogue and the scenario.
     """
 
-    model: RegionModel
+    model: ModelState
 
-    def __init__(self, model: RegionModel, instruments: list[Instrument]) -> None:
+    def __init__(self, model: ModelState, instruments: list[Instrument]) -> None:
         super().__init__(model)
         self.instruments = instruments
         self._ledger: list[tuple[int, str, str, str, np.ndarray, np.ndarray]] = []
@@ -295,6 +292,10 @@ class Government(mesa.Agent):
         """Total paid in ``year``, 万元."""
         return self._paid.get(year, 0.0)
 
+    def paid_by(self, year: int, instrument: str) -> float:
+        """Total paid in ``year`` by the instrument of id ``instrument``, 万元."""
+        return self._paid_by.get((year, instrument), 0.0)
+
     def payment_totals(self) -> list[tuple[int, str, str, int, float]]:
         """(year, instrument, payer, recipients, amount 万元) per year and instrument: the ledger's totals."""
         payer = {i.id: i.payer for i in self.instruments}
@@ -313,12 +314,12 @@ class Government(mesa.Agent):
         return pd.concat(frames, ignore_index=True)
 
 
-def _tally(model: RegionModel, key: str, n: int = 1) -> None:
+def _tally(model: ModelState, key: str, n: int = 1) -> None:
     """Count an event of the year in ``model.year_stats`` (read by the flow indicators)."""
     model.year_stats[key] = model.year_stats.get(key, 0) + n
 
 
-def graduate_tenants(model: RegionModel) -> np.ndarray:
+def graduate_tenants(model: ModelState) -> np.ndarray:
     """Release every tenant that has stayed ``incubation_years``; set ``model.tenant_counts``.
 
     One pass over the firms for all incubators (each carrier's graduates are added to its
@@ -336,7 +337,7 @@ def graduate_tenants(model: RegionModel) -> np.ndarray:
     return graduated
 
 
-def found_carriers(model: RegionModel, rng: np.random.Generator) -> int:
+def found_carriers(model: ModelState, rng: np.random.Generator) -> int:
     """New municipal incubation carriers: ``carrier_founding_rate`` per existing carrier (at least one) a year,
     raised by the award for a new municipal carrier (x (1 + response x award / 100 万元)), which is paid."""
     p, gov = model.params, model.government
@@ -355,7 +356,7 @@ def found_carriers(model: RegionModel, rng: np.random.Generator) -> int:
     return n
 
 
-def found_institutes(model: RegionModel, rng: np.random.Generator) -> int:
+def found_institutes(model: ModelState, rng: np.random.Generator) -> int:
     """New municipal R&D institutions: ``institute_founding_rate`` per existing one a year, raised by
     the recognition award (x (1 + response x award / 100 万元)), which is paid. A share
     ``new_type_share`` are new-type R&D institutions."""

@@ -1,88 +1,25 @@
-"""Yearly firm rules, vectorised over the firm arrays.
+"""Yearly firm rules (growth, graduates, technology purchases, registrations, knowledge, exits, entrants).
 
-Each public function is one phase of :meth:`RegionModel.step` and takes the
-model and that phase's random generator. The rules read parameters from
-``model.params`` (units and sources in ``simulator/data/parameters.yaml``)
-and subsidies from ``model.government`` (the same rule that pays is the one
-firms anticipate).
+Vectorised over the firm arrays. Each public function is one phase of :meth:`RegionModel.step` and
+takes the model and that phase's random generator; R&D budgets and HTE certification are in
+:mod:`simulator.model.hte_rules`. The rules read parameters from ``model.params`` (units and sources
+in ``simulator/data/parameters.yaml``) and subsidies from ``model.government`` (the same rule that
+pays is the one firms anticipate).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from simulator.model.firms import HISTORY, FirmPopulation
-from simulator.policy.instruments import Event, MonthlyAllowance, amounts_due
-
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
+from simulator.inputs.parameters import HISTORY
+from simulator.model.firms import ORIGIN_ATTRACTED, ORIGIN_SPINOFF, FirmPopulation
+from simulator.model.hte_rules import rd_ratio_3y, st_share, staff_for_rd, user_cost_of_rd
+from simulator.model.state import ModelState
+from simulator.policy.instruments import Event, MonthlyAllowance
 
 
 # ------------------------------------------------------------------ helpers
-def hte_rd_threshold(revenue: np.ndarray, p) -> np.ndarray:
-    """Minimum 3-year R&D / revenue for HTE certification by size (国科发火〔2016〕32号 第11条(五))."""
-    return np.where(revenue <= p.hte_revenue_cut_small, p.hte_rd_threshold_small,
-                    np.where(revenue <= p.hte_revenue_cut_large, p.hte_rd_threshold_medium,
-                             p.hte_rd_threshold_large))
-
-
-def rd_ratio_3y(f: FirmPopulation) -> np.ndarray:
-    """R&D / revenue summed over the last three years (this year included)."""
-    return f.rd_hist.sum(axis=0) / np.maximum(f.revenue_hist.sum(axis=0), 1e-9)
-
-
-def st_share(f: FirmPopulation) -> np.ndarray:
-    """S&T staff / employees."""
-    return f.st_staff / np.maximum(f.employees, 1e-9)
-
-
-def user_cost_of_rd(model: RegionModel, f: FirmPopulation, hte_valid: np.ndarray) -> np.ndarray:
-    """After-tax cost of one 元 of R&D: 1 - tax rate x (1 + super-deduction) for profitable firms.
-
-    Certified firms face 15 % instead of 25 % income tax, which also shrinks
-    their R&D tax shield; tech SMEs and manufacturers deduct 100 % extra,
-    others 75 %.
-    """
-    p = model.params
-    tax = np.where(hte_valid, p.cit_rate_hte, p.cit_rate_standard)
-    deduction = np.where(f.tech_sme | model.sector_industrial[f.sector], p.rd_superdeduction_tech,
-                         p.rd_superdeduction_general)
-    return 1.0 - (f.profit_margin > 0) * tax * (1.0 + deduction)
-
-
-def hte_structural_criteria(model: RegionModel) -> np.ndarray:
-    """Criteria a firm cannot meet within the year: age, core IP, high-tech product share."""
-    p, f = model.params, model.firms
-    return (f.age >= p.hte_min_age) & (f.ip >= 1) & (f.hightech_share >= p.hte_min_hightech_share)
-
-
-def hte_candidates(model: RegionModel) -> np.ndarray:
-    """Firms that could be certified this year if they chose to prepare: age and high-tech product share.
-
-    Core IP is not required of a candidate: a firm without it can file or buy the IP the application
-    needs within the year (software copyrights and utility-model patents are granted in months) at
-    ``hte_ip_cost``; cultivation programmes help candidates "获得核心知识产权" (004 三.6).
-    """
-    p, f = model.params, model.firms
-    return (f.age >= p.hte_min_age) & (f.hightech_share >= p.hte_min_hightech_share)
-
-
-def hte_eligible(model: RegionModel) -> np.ndarray:
-    """Every national criterion: structural ones, S&T staff share and 3-year R&D intensity."""
-    p, f = model.params, model.firms
-    return (hte_structural_criteria(model) & (st_share(f) >= p.hte_min_st_share)
-            & (rd_ratio_3y(f) >= hte_rd_threshold(f.revenue, p)))
-
-
-def staff_for_rd(model: RegionModel, f: FirmPopulation) -> np.ndarray:
-    """S&T staff: technicians (``base_st_share`` of employees) plus staff paid by real R&D."""
-    p = model.params
-    return np.minimum(p.base_st_share * f.employees + f.real_rd / p.rd_per_st_staff, f.employees)
-
-
-def tech_sme_score(model: RegionModel) -> np.ndarray:
+def tech_sme_score(model: ModelState) -> np.ndarray:
     """Evaluation score of 国科发政〔2017〕115号: S&T staff (20), R&D ratio (50), IP (30).
 
     Step scores: S&T staff share 4 points per 5 pp from 10 % (max 20 at 30 %);
@@ -95,7 +32,7 @@ def tech_sme_score(model: RegionModel) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ phases
-def grow(model: RegionModel, rng: np.random.Generator) -> None:
+def grow(model: ModelState, rng: np.random.Generator) -> None:
     """Revenue grows at the base rate, faster where knowledge grew faster (elasticity 0.12)."""
     p, f = model.params, model.firms
     n = len(f)
@@ -106,105 +43,6 @@ def grow(model: RegionModel, rng: np.random.Generator) -> None:
     f.revenue_hist[0] = f.revenue
     f.employees = np.maximum(f.employees * np.exp(p.employment_elasticity * g), 1.0)
     f.value_added = model.va_scale * model.sector_va_ratio[f.sector] * f.revenue
-
-
-def hte_decision(model: RegionModel, f: FirmPopulation, idx: np.ndarray, desired: np.ndarray, cost: np.ndarray,
-                 threshold: np.ndarray, rev3: np.ndarray, earlier: np.ndarray, instruments: list | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Net gain of HTE certification for the candidates ``idx`` and their yearly chance of pursuing it.
-
-    Args:
-        f: the firms (``model.firms``, or the population being synthesised).
-        idx: candidate rows; ``desired``, ``cost`` (after-tax cost of 1 元 of R&D), ``threshold`` (3-year
-            ratio aimed at), ``rev3`` (revenue over the 3 years) and ``earlier`` (R&D of the 2 years before)
-            are theirs, in 万元 where money.
-        instruments: the instruments whose award the candidates expect (default: what the government pays
-            this year).
-
-    Returns:
-        ``need`` (this year's R&D that meets the 3-year ratio, 万元), ``net_gain`` (万元) and ``prob``.
-    """
-    p = model.params
-    need = np.maximum(threshold * rev3 - earlier, 0.0)
-    extra = np.maximum(need - desired, 0.0)            # the whole gap, paid now or over the preparation
-    extra_cost = extra * (1.0 - p.rd_relabel_share) * cost + (f.ip[idx] < 1) * p.hte_ip_cost
-    above = f.revenue[idx] >= p.above_scale_revenue
-    event = Event("hte_certified", idx, above, first=~f.hte_ever[idx])
-    if instruments is None:
-        award = model.government.expected_payment(event)
-    else:
-        award = amounts_due([i for i in instruments if i.trigger == event.trigger and i.active(model.year)], event)
-    tax_gain = ((p.cit_rate_standard - p.cit_rate_hte) * np.maximum(f.profit_margin[idx], 0.0)
-                * f.revenue[idx] * p.hte_tax_horizon)
-    status = p.hte_status_value * p.hte_tax_horizon
-    net_gain = p.hte_approval_rate * (award + tax_gain + status) - p.hte_application_cost - extra_cost
-    prob = 1.0 - np.exp(-p.hte_apply_sensitivity * np.maximum(net_gain, 0.0) / max(p.hte_application_cost, 0.1))
-    return need, net_gain, prob
-
-
-def set_rd_budgets(model: RegionModel, rng: np.random.Generator) -> None:
-    """Choose R&D and S&T staff: propensity x (user cost / reference)^elasticity, raised for HTE certification.
-
-    **Preparing for certification** (入库培育 - 出库认定, 000 (50)). A candidate
-    (:func:`hte_candidates`: old enough, high-tech share met) without a valid certificate weighs the
-    expected award, tax saving and non-tax value of the title against the real cost of bringing its
-    3-year R&D ratio to the threshold of its size (net of relabelling, which costs nothing real; Chen
-    et al. 2021), the cost of core IP if it has none (``hte_ip_cost``, filed at once) and the
-    application cost. A candidate not yet preparing starts with probability 1 - exp(-k x net gain /
-    cost) a year; one already preparing stays while the net gain is positive. A preparing firm
-    reports R&D just above the threshold (bunching), and to make up a short history at most
-    ``hte_catchup_limit`` times that in one year (an audited ratio: relabelling has limits); it
-    applies in the year its 3-year ratio reaches the threshold, so a firm with no R&D history
-    prepares for about two years, one with some history applies at once.
-
-    **Holders** of a valid certificate keep R&D at least at the threshold of their size every year:
-    the 3-year ratio is what the renewal is judged on, and certified firms bunch just above the
-    threshold every year (Chen et al. 2021). At expiry their ratio is met, so a renewal costs only
-    its application: far less than a first certification. S&T staff follow real R&D
-    (:func:`staff_for_rd`), so raising R&D also raises the staff share the criteria ask for.
-    """
-    p, f = model.params, model.firms
-    n = len(f)
-    valid = model.hte_valid_mask()
-    cost = user_cost_of_rd(model, f, valid)
-    s = p.rd_shock_sd
-    price = np.ones(n)
-    changed = np.flatnonzero(cost != f.user_cost_ref)      # most firms face their reference cost
-    price[changed] = (cost[changed] / f.user_cost_ref[changed]) ** p.rd_price_elasticity
-    desired = f.rd_propensity * f.revenue * price * np.exp(s * rng.standard_normal(n) - 0.5 * s * s)
-    np.minimum(desired, f.revenue, out=desired)                # R&D never exceeds revenue
-
-    candidates = ~valid & hte_candidates(model)
-    idx = np.flatnonzero(candidates)
-    u_pursue = rng.random(idx.size)
-    margin = p.hte_bunching_margin * (0.5 + rng.random(idx.size))
-    apply = np.zeros(n, dtype=bool)
-    rd = desired.copy()
-    held = np.flatnonzero(valid)
-    keep = (hte_rd_threshold(f.revenue[held], p) + p.hte_bunching_margin) * f.revenue[held]
-    rd[held] = np.maximum(desired[held], keep)
-    preparing = np.zeros(n, dtype=bool)
-    if idx.size:
-        rev3 = f.revenue_hist[:, idx].sum(axis=0)
-        earlier = f.rd_hist[1:, idx].sum(axis=0)
-        threshold = hte_rd_threshold(f.revenue[idx], p) + margin
-        need, net_gain, prob = hte_decision(model, f, idx, desired[idx], cost[idx], threshold, rev3, earlier)
-        no_ip = f.ip[idx] < 1
-        level = threshold * f.revenue[idx]                      # R&D at the threshold this year
-        stays = f.hte_preparing[idx] & (net_gain > 0)
-        chosen = stays | (u_pursue < prob)
-        reported = np.minimum(np.maximum(level, np.minimum(need, p.hte_catchup_limit * level)), f.revenue[idx])
-        rd[idx[chosen]] = np.maximum(desired[idx[chosen]], reported[chosen])
-        ready = chosen & (reported >= need)
-        apply[idx[ready]] = True
-        preparing[idx[chosen & ~ready]] = True
-        f.ip[idx[chosen & no_ip]] = 1   # the core IP filed or bought for the application
-    f.hte_preparing = preparing
-    f.rd = rd
-    f.rd_hist[0] = rd
-    f.real_rd = rd - p.rd_relabel_share * (rd - desired)
-    f.st_staff = staff_for_rd(model, f)
-    model.hte_pursuing = apply
 
 
 #: Degrees of the S&T graduates firms hire, in the order of ``graduate_degree_mix``; each is a
@@ -228,7 +66,7 @@ def _split(rng: np.random.Generator, n: np.ndarray, shares: np.ndarray) -> np.nd
     return out
 
 
-def graduate_allowance_eligible(model: RegionModel) -> np.ndarray:
+def graduate_allowance_eligible(model: ModelState) -> np.ndarray:
     """Firms whose new graduates get the allowance: 规上 (revenue >= ``above_scale_revenue``) industrial firms.
 
     000 第9条 names "重点产业链的规上企业和龙头企业"; the zone's industrial clusters stand for its
@@ -237,7 +75,7 @@ def graduate_allowance_eligible(model: RegionModel) -> np.ndarray:
     return (model.firms.revenue >= model.params.above_scale_revenue) & model.sector_industrial[model.firms.sector]
 
 
-def hire_graduates(model: RegionModel, rng: np.random.Generator) -> None:
+def hire_graduates(model: ModelState, rng: np.random.Generator) -> None:
     """Eligible firms hire S&T graduates; the allowance is paid for the three previous cohorts.
 
     1. Pay: every allowance-eligible graduate hired 1-3 years ago gets this year's allowance
@@ -292,7 +130,7 @@ def hire_graduates(model: RegionModel, rng: np.random.Generator) -> None:
     f.st_staff = np.minimum(f.st_staff + induced_staff + f.grad_retained, f.employees)
 
 
-def buy_technology(model: RegionModel, rng: np.random.Generator) -> None:
+def buy_technology(model: ModelState, rng: np.random.Generator) -> None:
     """R&D-performing firms buy results from universities and institutes.
 
     Purchase probability rises with size and with the expected refund
@@ -334,25 +172,7 @@ def buy_technology(model: RegionModel, rng: np.random.Generator) -> None:
             inst.local_sales += float(value)
 
 
-def certify_hte(model: RegionModel, rng: np.random.Generator) -> None:
-    """Pursuing firms that meet every criterion apply; a share pass review; awards are paid."""
-    p, f, year = model.params, model.firms, model.year
-    u = rng.random(len(f))
-    applicants = model.hte_pursuing & hte_eligible(model) & ~model.hte_valid_mask()
-    granted = np.flatnonzero(applicants & (u < p.hte_approval_rate))
-    first = ~f.hte_ever[granted]
-    f.hte_grant_year[granted] = year
-    f.hte_ever[granted] = True
-    model.year_stats["hte_applications"] = int(applicants.sum())
-    model.year_stats["hte_granted"] = int(granted.size)
-    model.year_stats["hte_first"] = int(first.sum())
-    model.year_stats["hte_renewed"] = int((~first).sum())
-    model._granted = f.uid[granted]
-    above = f.revenue[granted] >= p.above_scale_revenue
-    model.government.pay(Event("hte_certified", granted, above, first=first))
-
-
-def register_tech_smes(model: RegionModel, rng: np.random.Generator) -> None:
+def register_tech_smes(model: ModelState, rng: np.random.Generator) -> None:
     """Yearly tech-SME registration; registered firms stay while they qualify, others join.
 
     A qualifying firm joins with probability ``tech_sme_uptake``, its log-odds
@@ -374,7 +194,7 @@ def register_tech_smes(model: RegionModel, rng: np.random.Generator) -> None:
                                f.revenue[registered] >= p.above_scale_revenue))
 
 
-def designate_zjtx(model: RegionModel, rng: np.random.Generator) -> None:
+def designate_zjtx(model: ModelState, rng: np.random.Generator) -> None:
     """Provincial 专精特新 listing of R&D-intensive SMEs; national little-giant listing of the larger ones."""
     p, f = model.params, model.firms
     u1, u2 = rng.random(len(f)), rng.random(len(f))
@@ -389,7 +209,7 @@ def designate_zjtx(model: RegionModel, rng: np.random.Generator) -> None:
     f.little_giant_year[giant] = model.year
 
 
-def accumulate_knowledge(model: RegionModel, rng: np.random.Generator) -> None:
+def accumulate_knowledge(model: ModelState, rng: np.random.Generator) -> None:
     """Knowledge, IP and high-tech product share follow real R&D and absorbed technology."""
     p, f = model.params, model.firms
     n = len(f)
@@ -406,7 +226,7 @@ def accumulate_knowledge(model: RegionModel, rng: np.random.Generator) -> None:
     f.hightech_share = h / (h + (1.0 - h) * np.exp(-d))
 
 
-def exit_firms(model: RegionModel, rng: np.random.Generator) -> int:
+def exit_firms(model: ModelState, rng: np.random.Generator) -> int:
     """Remove firms by the SAIC age-hazard table, lower for 规上 firms, HTEs and incubator tenants."""
     p, f = model.params, model.firms
     table = np.asarray(p.exit_hazard_by_age)
@@ -420,9 +240,8 @@ def exit_firms(model: RegionModel, rng: np.random.Generator) -> int:
     return int((~stays).sum())
 
 
-def attract_firms(model: RegionModel, rng: np.random.Generator) -> int:
+def attract_firms(model: ModelState, rng: np.random.Generator) -> int:
     """Firms moving in from outside, in proportion to the current population."""
-    from simulator.model.agents import ORIGIN_ATTRACTED
     n = int(rng.poisson(model.params.attraction_rate * len(model.firms)))
     if n:
         model.request_entry(n, ORIGIN_ATTRACTED)
@@ -430,7 +249,7 @@ def attract_firms(model: RegionModel, rng: np.random.Generator) -> int:
 
 
 # --------------------------------------------------------------- new firms
-def fill_derived(model: RegionModel, f: FirmPopulation) -> None:
+def fill_derived(model: ModelState, f: FirmPopulation) -> None:
     """Set fields that follow from revenue, sector and R&D propensity (new or initial firms).
 
     Histories are back-cast at the base growth rate so the 3-year R&D ratio
@@ -447,7 +266,7 @@ def fill_derived(model: RegionModel, f: FirmPopulation) -> None:
     f.value_added = model.va_scale * model.sector_va_ratio[f.sector] * f.revenue
 
 
-def make_firms(model: RegionModel, origin: np.ndarray, incubator: np.ndarray,
+def make_firms(model: ModelState, origin: np.ndarray, incubator: np.ndarray,
                rng: np.random.Generator) -> FirmPopulation:
     """Draw entrants, one per element of ``origin``: incubator start-ups (1),
     institute spin-offs (2) or firms attracted from outside (3).
@@ -455,7 +274,6 @@ def make_firms(model: RegionModel, origin: np.ndarray, incubator: np.ndarray,
     Start-ups and spin-offs lean to R&D-intensive sectors and spend
     ``startup_rd_intensity``; attracted firms look like the existing population.
     """
-    from simulator.model.agents import ORIGIN_ATTRACTED, ORIGIN_SPINOFF
     p = model.params
     n = len(origin)
     f = FirmPopulation(n)

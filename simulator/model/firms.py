@@ -2,8 +2,9 @@
 
 Firms are too many to be Mesa agents (ensembles of thousands of runs, regions
 of up to ~50 000 firms), so their yearly rules are vectorised over these
-arrays (see :mod:`simulator.model.firm_rules`). Each firm stays inspectable:
-``model.firm(i)`` returns a :class:`FirmView` that reads and writes row ``i``.
+arrays (see :mod:`simulator.model.firm_rules` and :mod:`simulator.model.hte_rules`).
+Each firm stays inspectable: ``model.firm(i)`` returns a :class:`FirmView` that
+reads and writes row ``i``.
 
 Money is in 万元. Row indices change when firms exit; ``uid`` does not.
 """
@@ -15,7 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-HISTORY = 3  # years of revenue and R&D kept: the HTE R&D test uses the last three (国科发火〔2016〕32号 第11条(五))
+from simulator.inputs.parameters import HISTORY
+
+#: codes of the ``origin`` field: where a firm came from
+ORIGIN_INITIAL, ORIGIN_INCUBATOR, ORIGIN_SPINOFF, ORIGIN_ATTRACTED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)

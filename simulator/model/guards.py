@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from simulator.model.firms import FIELDS
-
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
+from simulator.model.state import ModelState
 
 #: float fields of the firm arrays, in the order of FIELDS (the first bad one is reported)
 FLOAT_FIELDS: tuple[str, ...] = tuple(name for name, f in FIELDS.items() if np.dtype(f.dtype).kind == "f")
@@ -95,7 +93,7 @@ def _all_finite(agents: list) -> bool:
         return all(_finite(v) for agent in agents for _, v in _numbers(agent))
 
 
-def check_firms(model: RegionModel) -> None:
+def check_firms(model: ModelState) -> None:
     """Raise NumericalError at the first non-finite float field of the firm arrays (first firm by row)."""
     firms = vars(model.firms)
     total = 0.0
@@ -119,7 +117,7 @@ def check_firms(model: RegionModel) -> None:
         raise NumericalError(model.year, "firm", field, float(value), agent_id=int(firms["uid"][row]))
 
 
-def check_agents(model: RegionModel) -> None:
+def check_agents(model: ModelState) -> None:
     """Raise NumericalError at the first non-finite numeric attribute of an incubator, institute,
     the zone committee, the government's totals of this year, or the model's own scalars."""
     year = model.year
@@ -136,7 +134,7 @@ def check_agents(model: RegionModel) -> None:
     if not _finite(paid):
         raise NumericalError(year, "government", "paid", paid)
     for inst in gov.instruments:   # this year's total per instrument (the ledger's running sums)
-        value = gov._paid_by.get((year, inst.id), 0.0)
+        value = gov.paid_by(year, inst.id)
         if not _finite(value):
             raise NumericalError(year, "government", "paid_by", value, agent_id=inst.id)
     for name in ("other_gdp", "va_scale"):
@@ -152,7 +150,7 @@ def check_indicators(year: int, values: Mapping[str, float | None]) -> None:
             raise NumericalError(year, "indicator", name, value)
 
 
-def check_state(model: RegionModel, indicators: Mapping[str, float | None] | bool = True) -> None:
+def check_state(model: ModelState, indicators: Mapping[str, float | None] | bool = True) -> None:
     """Raise :class:`NumericalError` on the first NaN or infinity in the model's state.
 
     Checks, in order: every float field of the firm arrays, every numeric attribute of the
@@ -162,8 +160,8 @@ def check_state(model: RegionModel, indicators: Mapping[str, float | None] | boo
     Args:
         model: the region model, in any year.
         indicators: this year's indicator values to check; True (default) checks the model's
-            record of the current year, or computes the indicators when it has none yet; False
-            skips them (:meth:`RegionModel._record` checks them as it computes them).
+            record of the current year, or computes them (``model.indicator_values()``) when it
+            has none yet; False skips them (:meth:`RegionModel._record` checks them as it computes them).
 
     Example:
         >>> check_state(model)                  # doctest: +SKIP
@@ -179,7 +177,6 @@ def check_state(model: RegionModel, indicators: Mapping[str, float | None] | boo
         if model.records and model.records[-1].get("year") == model.year:
             indicators = model.records[-1]
         else:
-            from simulator.model.indicators import compute_all
-            compute_all(model)   # raises NumericalError on a non-finite indicator
+            model.indicator_values()   # raises NumericalError on a non-finite indicator
             return
     check_indicators(model.year, indicators)

@@ -9,50 +9,48 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator.model.firms import ORIGIN_SPINOFF
 from simulator.model.guards import check_indicators
+from simulator.model.state import ModelState
 from simulator.model.targets import derived_values, higher_is_better, known, label, parse, unit_of
-
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
 
 WAN_PER_YI = 1e4  # 1 亿元 = 10 000 万元 (DOMAIN.md, Money)
 
 
-def firm_value_added(model: RegionModel) -> float:
+def firm_value_added(model: ModelState) -> float:
     """Value added of modelled firms, 亿元."""
     return float(model.firms.value_added.sum()) / WAN_PER_YI
 
 
-def gdp(model: RegionModel) -> float:
+def gdp(model: ModelState) -> float:
     """Zone GDP, 亿元: firms' value added plus the explicit non-modelled part."""
     return (float(model.firms.value_added.sum()) + model.other_gdp) / WAN_PER_YI
 
 
-def revenue(model: RegionModel) -> float:
+def revenue(model: ModelState) -> float:
     """Operating revenue of all firms, 亿元."""
     return float(model.firms.revenue.sum()) / WAN_PER_YI
 
 
-def rd_expenditure(model: RegionModel) -> float:
+def rd_expenditure(model: ModelState) -> float:
     """R&D spending of firms, institutes and universities, 亿元."""
     return (float(model.firms.rd.sum()) + model.institute_rd()) / WAN_PER_YI
 
 
-def rd_intensity(model: RegionModel) -> float:
+def rd_intensity(model: ModelState) -> float:
     """R&D expenditure of all performers / GDP, %."""
     return 100.0 * rd_expenditure(model) / gdp(model)
 
 
-def hte_count(model: RegionModel) -> float:
+def hte_count(model: ModelState) -> float:
     """Firms holding an HTE certificate valid this year."""
     return float(model.hte_valid_mask().sum())
 
 
-def hightech_output_share(model: RegionModel) -> float:
+def hightech_output_share(model: ModelState) -> float:
     """High-tech output / gross output of industrial firms, %."""
     f = model.firms
     industrial = model.sector_industrial[f.sector].astype(float)
@@ -60,80 +58,80 @@ def hightech_output_share(model: RegionModel) -> float:
     return 100.0 * float(np.dot(output, f.hightech_share) / output.sum())
 
 
-def tech_contract_value(model: RegionModel) -> float:
+def tech_contract_value(model: ModelState) -> float:
     """Seller-side technology contracts registered in the zone (技术合同成交额), 亿元."""
     return model.tech_contracts_sold() / WAN_PER_YI
 
 
-def tech_purchase_value(model: RegionModel) -> float:
+def tech_purchase_value(model: ModelState) -> float:
     """Buyer-side: technology bought by the zone's firms this year (吸纳), 亿元."""
     return float(model.firms.tech_purchase.sum()) / WAN_PER_YI
 
 
-def tech_sme_count(model: RegionModel) -> float:
+def tech_sme_count(model: ModelState) -> float:
     """Firms registered as tech SMEs this year."""
     return float(model.firms.tech_sme.sum())
 
 
-def firm_count(model: RegionModel) -> float:
+def firm_count(model: ModelState) -> float:
     """Firms in the zone."""
     return float(len(model.firms))
 
 
-def above_scale_count(model: RegionModel) -> float:
+def above_scale_count(model: ModelState) -> float:
     """规上 firms (revenue >= 2000 万元)."""
     return float((model.firms.revenue >= model.params.above_scale_revenue).sum())
 
 
-def national_incubators(model: RegionModel) -> float:
+def national_incubators(model: ModelState) -> float:
     """National-level incubation carriers."""
     return float(sum(1 for c in model.incubators if c.level == "national"))
 
 
-def incubator_tenants(model: RegionModel) -> float:
+def incubator_tenants(model: ModelState) -> float:
     """Firms hosted by incubation carriers."""
     return float((model.firms.incubator >= 0).sum())
 
 
-def national_rd_institutions(model: RegionModel) -> float:
+def national_rd_institutions(model: ModelState) -> float:
     """National-level R&D institutions."""
     return float(sum(1 for i in model.institutes if i.level == "national"))
 
 
-def incubator_count(model: RegionModel) -> float:
+def incubator_count(model: ModelState) -> float:
     """Incubation carriers of every level."""
     return float(len(model.incubators))
 
 
-def rd_institution_count(model: RegionModel) -> float:
+def rd_institution_count(model: ModelState) -> float:
     """R&D institutions of every level (universities excluded)."""
     return float(sum(1 for i in model.institutes if i.kind != "university"))
 
 
-def little_giants(model: RegionModel) -> float:
+def little_giants(model: ModelState) -> float:
     """National 专精特新 little giants."""
     return float(model.firms.little_giant.sum())
 
 
-def zjtx_count(model: RegionModel) -> float:
+def zjtx_count(model: ModelState) -> float:
     """Provincial 专精特新 firms (including little giants)."""
     return float((model.firms.zjtx | model.firms.little_giant).sum())
 
 
-def emerging_revenue(model: RegionModel) -> float:
+def emerging_revenue(model: ModelState) -> float:
     """Operating revenue of firms in the sectors the region file marks as strategic emerging industries
     (``sectors[].emerging``, 001 二.7 战略性新兴产业营业收入), 亿元; 0 where none is marked."""
     emerging = np.array([s.emerging for s in model.region.sectors], dtype=bool)
     return float(model.firms.revenue[emerging[model.firms.sector]].sum()) / WAN_PER_YI
 
 
-def soe_rd_expenditure(model: RegionModel) -> float:
+def soe_rd_expenditure(model: ModelState) -> float:
     """R&D of provincial state-owned firms (region population ``soe_firms``), 亿元; 0 where none are marked."""
     f = model.firms
     return float(f.rd[f.soe].sum()) / WAN_PER_YI
 
 
-def hightech_manufacturing_value_added(model: RegionModel) -> float:
+def hightech_manufacturing_value_added(model: ModelState) -> float:
     """规模以上高技术制造业增加值, 亿元: value added x high-tech share of industrial 规上 firms.
 
     The high-tech part of a firm's value added is taken in proportion to its high-tech share of revenue
@@ -143,12 +141,12 @@ def hightech_manufacturing_value_added(model: RegionModel) -> float:
     return float(np.dot(f.value_added[mask], f.hightech_share[mask])) / WAN_PER_YI
 
 
-def tech_contract_gdp_share(model: RegionModel) -> float:
+def tech_contract_gdp_share(model: ModelState) -> float:
     """Seller-side technology contracts ÷ GDP, % (004 三.3 技术合同成交额占GDP比重)."""
     return 100.0 * tech_contract_value(model) / gdp(model)
 
 
-def results_converted(model: RegionModel) -> float:
+def results_converted(model: ModelState) -> float:
     """Research results converted this year (转化科技成果), 项: firms that bought a result from a university or
     institute this year (a transfer or licence contract, one per buying firm) plus institute spin-offs founded
     this year (a firm founded on an institute's result).
@@ -156,116 +154,116 @@ def results_converted(model: RegionModel) -> float:
     Assumption: the plans count transfers, licences and firms founded on a result as conversions; the model
     has no other channel by which a result reaches a firm."""
     f = model.firms
-    return float((f.tech_purchase > 0).sum() + ((f.origin == 2) & (f.age == 0)).sum())
+    return float((f.tech_purchase > 0).sum() + ((f.origin == ORIGIN_SPINOFF) & (f.age == 0)).sum())
 
 
-def rd_institutions_provincial_plus(model: RegionModel) -> float:
+def rd_institutions_provincial_plus(model: ModelState) -> float:
     """R&D institutions at provincial (autonomous-region) level or above, or new-type R&D institutions of any
     level (003 (五) 自治区级及以上科技创新平台或新型研发机构); universities excluded."""
     return float(sum(1 for i in model.institutes if i.kind != "university"
                      and (i.level in ("provincial", "national") or i.kind == "new_type_rd_institution")))
 
 
-def new_type_rd_institutions(model: RegionModel) -> float:
+def new_type_rd_institutions(model: ModelState) -> float:
     """New-type R&D institutions (新型研发机构) of every level."""
     return float(sum(1 for i in model.institutes if i.kind == "new_type_rd_institution"))
 
 
-def hte_new_certifications(model: RegionModel) -> float:
+def hte_new_certifications(model: ModelState) -> float:
     """First HTE certifications granted this year."""
     return float(model.year_stats.get("hte_first", 0))
 
 
-def hte_recertifications(model: RegionModel) -> float:
+def hte_recertifications(model: ModelState) -> float:
     """HTE re-certifications granted this year."""
     return float(model.year_stats.get("hte_renewed", 0))
 
 
-def _stat(model: RegionModel, key: str) -> float:
+def _stat(model: ModelState, key: str) -> float:
     return float(model.year_stats.get(key, 0))
 
 
-def hte_renewals(model: RegionModel) -> float:
+def hte_renewals(model: ModelState) -> float:
     """Certificates expiring this year renewed by their holders (re-certification without a gap)."""
     return _stat(model, "hte_renewals")
 
 
-def hte_reentries(model: RegionModel) -> float:
+def hte_reentries(model: ModelState) -> float:
     """Re-certifications of firms whose earlier certificate had lapsed before this year."""
     return _stat(model, "hte_reentries")
 
 
-def hte_expired(model: RegionModel) -> float:
+def hte_expired(model: ModelState) -> float:
     """Holders of last year still in the region whose certificate expired and was not renewed."""
     return _stat(model, "hte_expired")
 
 
-def hte_exits(model: RegionModel) -> float:
+def hte_exits(model: ModelState) -> float:
     """Certificate holders (of last year, or certified this year) that left the region."""
     return _stat(model, "hte_exits")
 
 
-def hte_entrants(model: RegionModel) -> float:
+def hte_entrants(model: ModelState) -> float:
     """Firms holding a valid certificate that were not in the region a year before."""
     return _stat(model, "hte_entrants")
 
 
-def tech_sme_new(model: RegionModel) -> float:
+def tech_sme_new(model: ModelState) -> float:
     """Tech SMEs registered this year that were not registered last year."""
     return _stat(model, "tech_sme_new")
 
 
-def tech_sme_dropped(model: RegionModel) -> float:
+def tech_sme_dropped(model: ModelState) -> float:
     """Last year's tech SMEs still in the region that did not register again (no longer qualify or chose not to)."""
     return _stat(model, "tech_sme_dropped")
 
 
-def tech_sme_exits(model: RegionModel) -> float:
+def tech_sme_exits(model: ModelState) -> float:
     """Last year's tech SMEs that left the region."""
     return _stat(model, "tech_sme_exits")
 
 
-def incubators_founded(model: RegionModel) -> float:
+def incubators_founded(model: ModelState) -> float:
     """New municipal incubation carriers opened this year."""
     return _stat(model, "incubators_founded")
 
 
-def incubator_upgrades_provincial(model: RegionModel) -> float:
+def incubator_upgrades_provincial(model: ModelState) -> float:
     """Carriers recognised at provincial level this year (from municipal)."""
     return _stat(model, "incubator_upgrades_provincial")
 
 
-def incubator_upgrades_national(model: RegionModel) -> float:
+def incubator_upgrades_national(model: ModelState) -> float:
     """Carriers recognised at national level this year (from provincial)."""
     return _stat(model, "incubator_upgrades_national")
 
 
-def tenant_graduations(model: RegionModel) -> float:
+def tenant_graduations(model: ModelState) -> float:
     """Tenants that finished incubation this year."""
     return _stat(model, "tenant_graduations")
 
 
-def rd_institutions_founded(model: RegionModel) -> float:
+def rd_institutions_founded(model: ModelState) -> float:
     """New municipal R&D institutions this year."""
     return _stat(model, "rd_institutions_founded")
 
 
-def rd_institution_upgrades(model: RegionModel) -> float:
+def rd_institution_upgrades(model: ModelState) -> float:
     """R&D institutions recognised one level up this year (provincial or national)."""
     return _stat(model, "rd_institution_upgrades_provincial") + _stat(model, "rd_institution_upgrades_national")
 
 
-def national_rank(model: RegionModel) -> float | None:
+def national_rank(model: ModelState) -> float | None:
     """The zone's place in the national high-tech-zone ranking (1 = best); None where not ranked."""
     return None if model.zone is None else float(model.zone.rank)
 
 
-def subsidy_paid(model: RegionModel) -> float:
+def subsidy_paid(model: ModelState) -> float:
     """Subsidies paid by all instruments this year, 万元."""
     return model.government.paid_in(model.year)
 
 
-def _derived(model: RegionModel) -> float:
+def _derived(model: ModelState) -> float:
     raise TypeError("a target series is computed by simulator.model.targets.derived_values, not on its own")
 
 
@@ -273,7 +271,7 @@ def _derived(model: RegionModel) -> float:
 class Indicator:
     """An indicator's function, unit, labels, and whether a target is met from above or below."""
 
-    func: Callable[[RegionModel], float | None]
+    func: Callable[[ModelState], float | None]
     unit: str
     zh: str
     en: str
@@ -363,7 +361,7 @@ INDICATORS: IndicatorTable = IndicatorTable({
 })
 
 
-def compute_all(model: RegionModel) -> dict[str, float]:
+def compute_all(model: ModelState) -> dict[str, float]:
     """Every indicator that applies to the model, for its current year."""
     values = {name: ind.func(model) for name, ind in INDICATORS.items()}
     values = {name: value for name, value in values.items() if value is not None}

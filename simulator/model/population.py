@@ -28,18 +28,16 @@ region's R&D/GDP allows) raises :class:`~simulator.errors.InputError`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy.optimize import brentq
 
 from simulator.errors import InputError
-from simulator.model.firm_rules import fill_derived, hte_decision, hte_rd_threshold, user_cost_of_rd
-from simulator.model.firms import HISTORY, FirmPopulation
+from simulator.inputs.parameters import HISTORY
+from simulator.model.firm_rules import fill_derived
+from simulator.model.firms import FirmPopulation
+from simulator.model.hte_rules import hte_decision, hte_rd_threshold, user_cost_of_rd
 from simulator.model.indicators import WAN_PER_YI
-
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
+from simulator.model.state import ModelState
 
 HIGHTECH_CAP = 0.95
 
@@ -54,7 +52,7 @@ def _largest_remainder(total: int, shares: dict) -> dict:
     return dict(zip(keys, counts.tolist(), strict=False))
 
 
-def check_steady_state(model: RegionModel) -> None:
+def check_steady_state(model: ModelState) -> None:
     """Base-year knowledge stocks are steady states, R&D / (depreciation + growth), of firms (growing at
     ``base_growth``) and institutes (``institute_rd_growth``): there is none unless depreciation + growth > 0."""
     p = model.params
@@ -67,7 +65,7 @@ def check_steady_state(model: RegionModel) -> None:
                              allowed=f"{growth} > -knowledge_depreciation = {0.0 - p.knowledge_depreciation}")
 
 
-def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopulation:
+def synthesise_firms(model: ModelState, rng: np.random.Generator) -> FirmPopulation:
     """Draw the base-year firms of ``model.region`` (see module docstring; :func:`check_steady_state` first)."""
     region, p, year = model.region, model.params, model.year
     src = model.region_path
@@ -168,7 +166,7 @@ def synthesise_firms(model: RegionModel, rng: np.random.Generator) -> FirmPopula
     return f
 
 
-def _mark_soes(model: RegionModel, f: FirmPopulation) -> None:
+def _mark_soes(model: ModelState, f: FirmPopulation) -> None:
     """Provincial SOEs (001 二.2 省属国有企业研发投入): ``population.soe_firms = [first, last]`` marks the industrial
     firms of revenue ranks first..last (1 = largest; the region file says why); no random draw, so other regions
     are unchanged. Entrants are never SOEs (assumption: new firms are private; restructurings are not modelled)."""
@@ -180,7 +178,7 @@ def _mark_soes(model: RegionModel, f: FirmPopulation) -> None:
     f.soe[ranked[first - 1:last]] = True
 
 
-def _base_year_preparers(model: RegionModel, f: FirmPopulation, fixed: np.ndarray, rho: np.ndarray,
+def _base_year_preparers(model: ModelState, f: FirmPopulation, fixed: np.ndarray, rho: np.ndarray,
                          rng: np.random.Generator, budget: float) -> tuple[np.ndarray, np.ndarray]:
     """Firms preparing for HTE certification in the base year, and their base-year R&D (万元).
 
@@ -188,7 +186,7 @@ def _base_year_preparers(model: RegionModel, f: FirmPopulation, fixed: np.ndarra
     candidates that would begin preparing under the base year's rules (the awards the catalogues
     had in force then, whatever a variant changes later: the base year is history, the same in
     every variant; each candidate with its yearly chance,
-    :func:`~simulator.model.firm_rules.hte_decision`) are already doing so, their R&D propensity at the
+    :func:`~simulator.model.hte_rules.hte_decision`) are already doing so, their R&D propensity at the
     threshold and their base-year R&D at the catch-up level (``hte_catchup_limit``), so the first
     simulated year continues the pipeline instead of starting it at once (a jump of R&D and
     certifications no record shows). Their core IP is filed; they apply in the first simulated year.
@@ -218,7 +216,7 @@ def _base_year_preparers(model: RegionModel, f: FirmPopulation, fixed: np.ndarra
     return mask, rd
 
 
-def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarray,
+def _assign_designations(model: ModelState, f: FirmPopulation, is_hte: np.ndarray,
                          rng: np.random.Generator) -> np.ndarray:
     """Little giants and 专精特新 firms of the base year; return the mask of listed firms.
 
@@ -248,7 +246,7 @@ def _assign_designations(model: RegionModel, f: FirmPopulation, is_hte: np.ndarr
     return listed
 
 
-def assign_tenants(model: RegionModel, rng: np.random.Generator) -> None:
+def assign_tenants(model: ModelState, rng: np.random.Generator) -> None:
     """Place young, small, non-service firms in the carriers up to their base-year occupancy.
 
     A tenant has been hosted for a uniform 0 .. ``incubation_years`` - 1 years (never longer than its
@@ -271,7 +269,7 @@ def assign_tenants(model: RegionModel, rng: np.random.Generator) -> None:
         start += k
 
 
-def calibrate_contract_sales(model: RegionModel) -> None:
+def calibrate_contract_sales(model: ModelState) -> None:
     """Set institutes' sales to outside buyers so base-year seller-side contracts match the baseline."""
     target = model.region.base("tech_contract_value") * WAN_PER_YI
     local = sum(i.local_sales for i in model.institutes)

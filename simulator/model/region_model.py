@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import itertools
-import pickle
-from dataclasses import dataclass
 from pathlib import Path
 
 import mesa
@@ -16,6 +12,7 @@ from simulator.errors import InputError, closest
 from simulator.inputs.config import Region, Scenario, load_region
 from simulator.inputs.parameters import Parameters
 from simulator.model import firm_rules as rules
+from simulator.model import hte_rules as hte
 from simulator.model.agents import (
     Government,
     Incubator,
@@ -28,8 +25,9 @@ from simulator.model.firms import FirmPopulation, FirmView
 from simulator.model.guards import check_state
 from simulator.model.indicators import INDICATORS, compute_all
 from simulator.model.population import assign_tenants, calibrate_contract_sales, check_steady_state, synthesise_firms
+from simulator.model.snapshot import Snapshot, check_same_past, restore, take
 from simulator.model.zone import SCORE_COMPONENTS, ZoneCommittee
-from simulator.policy.instruments import Instrument, active_terms
+from simulator.policy.instruments import Instrument
 
 #: Named random streams, one per phase, spawned from ``model.rng``. Keeping
 #: phases on separate streams means a policy that changes how many draws one
@@ -84,7 +82,7 @@ class RegionModel(mesa.Model):
         # uids of certificate holders and registered tech SMEs at the last record (year-on-year flows)
         self._hte_holders = np.zeros(0, dtype=np.int64)
         self._tech_smes = np.zeros(0, dtype=np.int64)
-        self._granted = np.zeros(0, dtype=np.int64)   # uids certified this year (set by certify_hte)
+        self.hte_granted_uids = np.zeros(0, dtype=np.int64)   # uids certified this year (set by certify_hte)
         self.records: list[dict[str, float]] = []
         self._entry_requests: list[tuple[int, int, int]] = []
 
@@ -187,7 +185,7 @@ class RegionModel(mesa.Model):
         1. ``open_year`` - year += 1; firms age; histories shift; institutes' yearly sales reset.
         2. ``grow`` - firm revenue grows with knowledge (:func:`firm_rules.grow`).
         3. ``set_rd_budgets`` - R&D from its after-tax cost; firms near the HTE
-           thresholds weigh award + tax gain against the extra R&D (bunching).
+           thresholds weigh award + tax gain against the extra R&D (bunching; :mod:`hte_rules`).
         4. ``hire_graduates`` - graduate living allowance paid for the last three cohorts;
            规上 industrial firms hire S&T graduates, more where the allowance is on offer;
            induced hires add to S&T staff (:func:`firm_rules.hire_graduates`).
@@ -212,10 +210,10 @@ class RegionModel(mesa.Model):
         self._open_year()
         s = self.streams
         rules.grow(self, s["growth"])
-        rules.set_rd_budgets(self, s["rd"])
+        hte.set_rd_budgets(self, s["rd"])
         rules.hire_graduates(self, s["graduates"])
         rules.buy_technology(self, s["purchases"])
-        rules.certify_hte(self, s["certification"])
+        hte.certify_hte(self, s["certification"])
         rules.register_tech_smes(self, s["registration"])
         rules.designate_zjtx(self, s["designation"])
         rules.accumulate_knowledge(self, s["knowledge"])
@@ -267,10 +265,7 @@ class RegionModel(mesa.Model):
         The region, the parameters and the instruments are referenced, not copied (they are
         read-only); everything else (firms, agents, random streams, ledger, records) is.
         """
-        shared = (self.region, self.params, *self.government.instruments)
-        buf = io.BytesIO()
-        _SharedPickler(buf, shared).dump(self)
-        return Snapshot(buf.getvalue(), shared, self.year)
+        return take(self, (self.region, self.params, *self.government.instruments))
 
     @classmethod
     def from_snapshot(cls, snap: Snapshot, instruments: list[Instrument] | None = None) -> RegionModel:
@@ -283,17 +278,8 @@ class RegionModel(mesa.Model):
             ValueError: ``instruments`` would have paid otherwise in a year up to the snapshot's.
         """
         if instruments is not None:
-            base_year = snap.shared[0].base_year   # shared[0] is the region, shared[2:] its instruments
-            had = list(snap.shared[2:])
-            early = {t[0] for y in range(base_year, snap.year + 1)
-                     for t in active_terms(instruments, y) ^ active_terms(had, y)}
-            if early:
-                raise ValueError(f"instruments {sorted(early)} pay otherwise in a year up to {snap.year} than "
-                                 "in the years the snapshot has already simulated")
-        model = _SharedUnpickler(io.BytesIO(snap.data), snap.shared).load()
-        ids = getattr(mesa.Agent, "_ids", None)
-        if isinstance(ids, dict):   # Mesa 3.3 numbers agents from a class-level counter per model
-            ids[model] = itertools.count(max((a.unique_id for a in model.agents), default=0) + 1)
+            check_same_past(snap, instruments)
+        model = restore(snap)
         if instruments is not None:
             model.government.instruments = instruments
         return model
@@ -319,9 +305,9 @@ class RegionModel(mesa.Model):
         if self.year > self.base_year:
             present = np.isin(held, uid, assume_unique=True)
             # first certifications and re-entries (uids are unique: assume_unique halves the cost)
-            granted_new = self._granted[~np.isin(self._granted, held, assume_unique=True)]
+            granted_new = self.hte_granted_uids[~np.isin(self.hte_granted_uids, held, assume_unique=True)]
             in_region_before = uid < self._uid_at_record
-            s["hte_renewals"] = int(np.isin(self._granted, held, assume_unique=True).sum())
+            s["hte_renewals"] = int(np.isin(self.hte_granted_uids, held, assume_unique=True).sum())
             s["hte_reentries"] = int(s.get("hte_granted", 0) - s.get("hte_first", 0) - s["hte_renewals"])
             s["hte_exits"] = int((~present).sum() + (~np.isin(granted_new, uid, assume_unique=True)).sum())
             s["hte_expired"] = int(np.isin(held, uid[~valid], assume_unique=True).sum())
@@ -332,7 +318,7 @@ class RegionModel(mesa.Model):
             s["tech_sme_dropped"] = int(np.isin(smes, uid[~f.tech_sme], assume_unique=True).sum())
         self._hte_holders = uid[valid]
         self._tech_smes = uid[f.tech_sme]
-        self._granted = np.zeros(0, dtype=np.int64)
+        self.hte_granted_uids = np.zeros(0, dtype=np.int64)
         self._uid_at_record = self._next_uid
 
     def _record(self) -> None:
@@ -340,7 +326,11 @@ class RegionModel(mesa.Model):
         # NaN/inf in any agent's state stops the run naming year, agent and field (guards.NumericalError);
         # agents first, so the report names the source rather than an indicator it spoiled
         check_state(self, indicators=False)
-        self.records.append({"year": self.year, **compute_all(self)})   # checks the indicators too
+        self.records.append({"year": self.year, **self.indicator_values()})   # checks the indicators too
+
+    def indicator_values(self) -> dict[str, float]:
+        """Every indicator of the current year, computed now (raises NumericalError on a non-finite one)."""
+        return compute_all(self)
 
     # ------------------------------------------------------------ state queries
     def hte_valid_mask(self) -> np.ndarray:
@@ -392,32 +382,3 @@ class RegionModel(mesa.Model):
             raise KeyError(f"unknown indicator {name!r}{closest(name, INDICATORS)}")
         return pd.DataFrame(self.records).set_index("year")[name]
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A model's pickled state at the end of ``year`` (:meth:`RegionModel.snapshot`); ``shared`` are the
-    read-only objects it refers to without copying."""
-
-    data: bytes
-    shared: tuple
-    year: int
-
-
-class _SharedPickler(pickle.Pickler):
-    """Pickles a model, writing the ``shared`` objects as references (their position) instead of copies."""
-
-    def __init__(self, file, shared: tuple) -> None:
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        self._positions = {id(obj): k for k, obj in enumerate(shared)}
-
-    def persistent_id(self, obj):
-        return self._positions.get(id(obj))
-
-
-class _SharedUnpickler(pickle.Unpickler):
-    def __init__(self, file, shared: tuple) -> None:
-        super().__init__(file)
-        self._shared = shared
-
-    def persistent_load(self, pid):
-        return self._shared[pid]

@@ -41,79 +41,76 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
-
-# origin codes of simulator.model.agents (not imported: agents imports the model, which imports this layer)
-ORIGIN_STARTUP, ORIGIN_SPINOFF = 1, 2
+from simulator.model.firms import ORIGIN_INCUBATOR, ORIGIN_SPINOFF
+from simulator.model.state import ModelState
 
 
 # ------------------------------------------------------------------ firm properties
-def above_scale(model: RegionModel) -> np.ndarray:
+def above_scale(model: ModelState) -> np.ndarray:
     """规模以上: revenue >= the 规上 line (parameter ``above_scale_revenue``, 2000 万元)."""
     return model.firms.revenue >= model.params.above_scale_revenue
 
 
-def industrial(model: RegionModel) -> np.ndarray:
+def industrial(model: ModelState) -> np.ndarray:
     """In an industrial sector (region file ``sectors[].industrial``)."""
     return model.sector_industrial[model.firms.sector].astype(bool)
 
 
-def rd_active(model: RegionModel) -> np.ndarray:
+def rd_active(model: ModelState) -> np.ndarray:
     """Reports R&D this year (有研发投入 / 有研发活动: R&D expenditure > 0)."""
     return model.firms.rd > 0
 
 
-def hte(model: RegionModel) -> np.ndarray:
+def hte(model: ModelState) -> np.ndarray:
     """Holds an HTE certificate valid this year."""
     return model.hte_valid_mask()
 
 
-def tech_sme(model: RegionModel) -> np.ndarray:
+def tech_sme(model: ModelState) -> np.ndarray:
     """Registered in the tech-SME database this year."""
     return model.firms.tech_sme.astype(bool)
 
 
-def hte_or_tech_sme(model: RegionModel) -> np.ndarray:
+def hte_or_tech_sme(model: ModelState) -> np.ndarray:
     """An HTE or a registered tech SME (each firm counted once: a certified HTE often also registers)."""
     return model.hte_valid_mask() | model.firms.tech_sme
 
 
-def zjtx(model: RegionModel) -> np.ndarray:
+def zjtx(model: ModelState) -> np.ndarray:
     """Listed as provincial 专精特新 (little giants included)."""
     return model.firms.zjtx | model.firms.little_giant
 
 
-def zjtx_listed(model: RegionModel) -> np.ndarray:
+def zjtx_listed(model: ModelState) -> np.ndarray:
     """Event: listed as provincial 专精特新 this year (firms listed before the base year carry no year)."""
     return model.firms.zjtx_year == model.year
 
 
-def little_giant_listed(model: RegionModel) -> np.ndarray:
+def little_giant_listed(model: ModelState) -> np.ndarray:
     """Event: listed as national 专精特新 little giant this year."""
     return model.firms.little_giant_year == model.year
 
 
-def entered(model: RegionModel) -> np.ndarray:
+def entered(model: ModelState) -> np.ndarray:
     """Event: entered the region this year (age 0 after the year's entrants are created)."""
     return model.firms.age == 0
 
 
-def startup_or_spinoff(model: RegionModel) -> np.ndarray:
+def startup_or_spinoff(model: ModelState) -> np.ndarray:
     """Founded in the region as an incubator start-up or an institute spin-off (not attracted, not initial)."""
-    return np.isin(model.firms.origin, (ORIGIN_STARTUP, ORIGIN_SPINOFF))
+    return np.isin(model.firms.origin, (ORIGIN_INCUBATOR, ORIGIN_SPINOFF))
 
 
-def spinoff(model: RegionModel) -> np.ndarray:
+def spinoff(model: ModelState) -> np.ndarray:
     """An institute or university spin-off (成果转化生成企业: a firm founded on an institute's result)."""
     return model.firms.origin == ORIGIN_SPINOFF
 
 
-def crossed_above_scale(model: RegionModel) -> np.ndarray:
+def crossed_above_scale(model: ModelState) -> np.ndarray:
     """Event: crossed the 规上 line this year (below it last year, at or above it now; entrants excluded)."""
     f, line = model.firms, model.params.above_scale_revenue
     return (f.revenue_hist[1] < line) & (f.revenue >= line) & (f.age >= 1)
@@ -123,7 +120,7 @@ def crossed_above_scale(model: RegionModel) -> np.ndarray:
 class FirmProperty:
     """A named firm mask with bilingual labels; ``event`` if it holds only in the year something happened."""
 
-    func: Callable[[RegionModel], np.ndarray]
+    func: Callable[[ModelState], np.ndarray]
     zh: str
     en: str
     event: bool = False
@@ -156,7 +153,7 @@ FLOW_INDICATORS = frozenset({
 
 
 # ------------------------------------------------------------------ the six kinds
-def count_where(model: RegionModel, where: Sequence[str]) -> float:
+def count_where(model: ModelState, where: Sequence[str]) -> float:
     """Firms having every property of ``where``, 家."""
     mask = np.ones(len(model.firms), dtype=bool)
     for name in where:
@@ -164,7 +161,7 @@ def count_where(model: RegionModel, where: Sequence[str]) -> float:
     return float(mask.sum())
 
 
-def share(model: RegionModel, where: Sequence[str], among: Sequence[str] = ()) -> float | None:
+def share(model: ModelState, where: Sequence[str], among: Sequence[str] = ()) -> float | None:
     """Firms having every property of ``where`` ÷ firms having every property of ``among`` (all firms if
     empty), %; None when no firm is among them."""
     denominator = count_where(model, among)
@@ -325,13 +322,13 @@ def higher_is_better(key: str, indicators: Mapping[str, Any]) -> bool:
 
 
 # ------------------------------------------------------------------ computed by the model
-def _firm_series(model: RegionModel, s: Series) -> float | None:
+def _firm_series(model: ModelState, s: Series) -> float | None:
     if s.kind == "share":
         return share(model, s.where, s.among)
     return count_where(model, s.where)
 
 
-def derived_values(model: RegionModel, values: Mapping[str, float]) -> dict[str, float]:
+def derived_values(model: ModelState, values: Mapping[str, float]) -> dict[str, float]:
     """This year's value of every target series of the model's region that is not a plain indicator.
 
     ``values`` are this year's indicators (computed before); earlier years come from

@@ -18,16 +18,12 @@ to the award. Regions without a ``ranking`` section have no ranking.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 import numpy as np
 from scipy.stats import norm
 
+from simulator.model.state import ModelState
 from simulator.policy.instruments import Event
-
-if TYPE_CHECKING:
-    from simulator.model.region_model import RegionModel
 
 #: indicators whose growth against the national trend drives the evaluation score, with the
 #: parameter holding each national trend (equal weights: assumption)
@@ -48,9 +44,9 @@ class ZoneCommittee(mesa.Agent):
         zones: number of national high-tech zones ranked.
     """
 
-    model: RegionModel
+    model: ModelState
 
-    def __init__(self, model: RegionModel, rank: int, zones: int) -> None:
+    def __init__(self, model: ModelState, rank: int, zones: int) -> None:
         super().__init__(model)
         self.zones = zones
         self.rank = rank

@@ -17,7 +17,7 @@ import numpy as np
 
 from simulator.errors import InputError, closest
 from simulator.inputs.config import InstrumentSetting, InstrumentSpec
-from simulator.model.firms import HISTORY
+from simulator.inputs.parameters import HISTORY
 
 
 @dataclass
