@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from simulator.experiments.runner import build_instruments, prepare
-from simulator.inputs.config import load_region
+from simulator.inputs.region_file import load_region
 from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,7 +34,7 @@ import solara.lab  # noqa: E402
 from simulator.analysis import mix
 from simulator.errors import InputError  # noqa: E402
 from simulator.experiments.runner import Prepared, prepare  # noqa: E402
-from simulator.model import targets as target_kinds  # noqa: E402
+from simulator.inputs.series import label as series_label  # noqa: E402
 from simulator.model.indicators import INDICATORS  # noqa: E402
 from simulator.report import plots  # noqa: E402
 
@@ -114,8 +114,7 @@ def targets_frame(targets: pd.DataFrame, lang: str = "zh") -> pd.DataFrame:
     rows = []
     base = targets[targets["variant"] == "base"].reset_index(drop=True)
     for i, t in base.iterrows():
-        name = "全部目标 all targets" if t.indicator == "all_targets" else target_kinds.label(t.indicator, INDICATORS,
-                                                                                              lang)
+        name = "全部目标 all targets" if t.indicator == "all_targets" else series_label(t.indicator, INDICATORS, lang)
         row = {"indicator": t.indicator, "name": name,
                "year": "" if pd.isna(t.target_year) else int(t.target_year),
                "target": "" if pd.isna(t.target_value) else f"{t.target_value:g} {t.unit}"}

@@ -1,7 +1,7 @@
 """One error type for bad input, with a message a planner can act on.
 
 Every input file is read by a loader that records where each field is written
-(:func:`simulator.inputs.config.load_yaml` for YAML, :func:`simulator.inputs.config.read_csv_checked`
+(:func:`simulator.inputs.reading.load_yaml` for YAML, :func:`simulator.inputs.reading.read_csv_checked`
 for CSV) and registers that map here with :func:`register_lines`. An
 :class:`InputError` raised for a file and a field path, wherever in the package,
 then looks up the line itself, so call sites name the field and need not know

@@ -13,7 +13,7 @@ QIQIHAR = SCENARIOS / "qiqihar.yaml"
 
 def prepared_with(policies: dict | None = None, parameters: dict | None = None, horizon: int | None = None):
     """The Qiqihar scenario with some settings changed, without touching the file."""
-    from simulator.inputs.config import Scenario
+    from simulator.inputs.scenario_file import Scenario
 
     base = prepare(QIQIHAR)
     data = base.scenario.model_dump()

@@ -14,8 +14,8 @@ from simulator.analysis.calibration import SMALL, fit, load_problem, simulate
 from simulator.cli import main
 from simulator.errors import InputError
 from simulator.experiments.runner import build_instruments, manifest, prepare
-from simulator.inputs.config import Scenario
 from simulator.inputs.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
+from simulator.inputs.scenario_file import Scenario
 from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,8 +21,8 @@ import pytest
 
 from simulator.experiments import results
 from simulator.experiments.runner import prepare, write_run
+from simulator.inputs.series import slug, unit_of
 from simulator.model.indicators import INDICATORS
-from simulator.model.targets import slug, unit_of
 from simulator.report import plots
 from tests.helpers import QIQIHAR, SCENARIOS
 

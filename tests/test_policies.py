@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from simulator.errors import InputError
-from simulator.inputs.config import InstrumentSetting, load_catalogue
+from simulator.inputs.catalogue_file import load_catalogue
+from simulator.inputs.scenario_file import InstrumentSetting
 from simulator.policy.instruments import Event, build_instrument
 from tests.helpers import SCENARIOS
 

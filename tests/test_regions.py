@@ -7,7 +7,7 @@ import math
 import pytest
 
 from simulator.experiments.runner import prepare
-from simulator.inputs.config import load_region
+from simulator.inputs.region_file import load_region
 from tests.helpers import SCENARIOS
 
 SCENARIO_FILES = sorted(p.name for p in SCENARIOS.glob("*.yaml"))

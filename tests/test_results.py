@@ -11,7 +11,7 @@ import pytest
 from scipy.stats import binom
 
 from simulator.experiments.results import additionality, median_interval
-from simulator.inputs.config import load_region
+from simulator.inputs.region_file import load_region
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.core

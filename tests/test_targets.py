@@ -16,7 +16,7 @@ from simulator.errors import InputError
 from simulator.experiments import results
 from simulator.experiments.results import TARGET_COLUMNS
 from simulator.experiments.runner import prepare
-from simulator.inputs.config import load_region
+from simulator.inputs.region_file import load_region
 from simulator.model.indicators import INDICATORS, compute_all
 from simulator.model.targets import derived_values
 from tests.helpers import SCENARIOS
@@ -121,7 +121,7 @@ def tiny():
 
 def _with_targets(model, *targets: dict):
     """The model's region with these targets instead of its own (validated as a region file would be)."""
-    from simulator.inputs.config import Region
+    from simulator.inputs.region_file import Region
 
     data = model.region.model_dump()
     data["targets"] = [{"year": 2023, "source": "test", **t} for t in targets]

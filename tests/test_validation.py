@@ -30,8 +30,9 @@ from simulator.analysis.optimise import check_spec
 from simulator.cli import main
 from simulator.errors import InputError, line_of
 from simulator.experiments.runner import prepare
-from simulator.inputs.config import apply_options, load_scenario, load_yaml, parse_yaml
 from simulator.inputs.parameters import _calibrated
+from simulator.inputs.reading import load_yaml, parse_yaml
+from simulator.inputs.scenario_file import apply_options, load_scenario
 from tests.helpers import ROOT, SCENARIOS
 
 CALIBRATION = ROOT / "calibration"

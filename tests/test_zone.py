@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from simulator.experiments.runner import prepare
-from simulator.inputs.config import InstrumentSetting, Scenario, load_catalogue
+from simulator.inputs.catalogue_file import load_catalogue
+from simulator.inputs.scenario_file import InstrumentSetting, Scenario
 from simulator.policy.instruments import Event, build_instrument
 from tests.helpers import SCENARIOS
 

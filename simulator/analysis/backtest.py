@@ -161,7 +161,7 @@ def run_paths(problem: Problem, thetas: list[dict[str, float]]) -> list[pd.DataF
     seed ``SeedSequence(spec.seed, spawn_key=(k,))`` as in :func:`simulator.analysis.calibration.simulate`."""
     from simulator.analysis.calibration import prior_parameters
     from simulator.experiments.runner import build_instruments, replicate_seed
-    from simulator.inputs.config import Scenario
+    from simulator.inputs.scenario_file import Scenario
     from simulator.model.region_model import RegionModel
 
     horizon = problem.spec.end_year

@@ -48,8 +48,11 @@ from scipy.optimize import minimize
 from scipy.stats import qmc
 
 from simulator.errors import InputError, closest
-from simulator.inputs.config import Region, Scenario, load_region, load_yaml, validate
 from simulator.inputs.parameters import Parameters, prior_specs
+from simulator.inputs.reading import load_yaml
+from simulator.inputs.region_file import Region, load_region
+from simulator.inputs.scenario_file import Scenario
+from simulator.inputs.validation import validate
 from simulator.model.indicators import INDICATORS
 
 #: chi-square(1) quantile for a two-sided 90 % profile-likelihood interval
@@ -169,7 +172,7 @@ def load_problem(path: str | Path) -> Problem:
                    np.array([spec.free[n].bounds[1] for n in names], dtype=float))
 
 
-#: columns of a targets table and their kinds (:func:`simulator.inputs.config.read_csv_checked`); ``region`` is a note
+#: columns of a targets table and their kinds (:func:`simulator.inputs.reading.read_csv_checked`); ``region`` is a note
 TARGET_KINDS = {"id": "text", "region": "text?", "indicator": "text", "year": "int", "ratio_to": "number?",
                 "value": "number", "rel_sd": "number", "kind": "text?", "definition": "text?", "source": "text?"}
 TREND_KINDS = {"indicator": "text", "year": "int", "value": "number", "source": "text?"}
@@ -185,7 +188,7 @@ def _indicator_unit(column: str, row: dict) -> str | None:
 
 def _read_table(path: Path, kinds: dict[str, str], required, what: str) -> tuple[pd.DataFrame, list[int]]:
     """A checked CSV table (every cell of its kind, with its line) as read by pandas, and each row's line."""
-    from simulator.inputs.config import read_csv_checked
+    from simulator.inputs.reading import read_csv_checked
 
     rows, lines = read_csv_checked(path, kinds, required, unit_of=_indicator_unit, what=what)
     if not rows:

@@ -45,7 +45,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from simulator.errors import InputError, closest, unit_problem
-from simulator.inputs.config import FIELD_UNITS, amount_unit, load_yaml, validate
+from simulator.inputs.reading import load_yaml
+from simulator.inputs.schema import FIELD_UNITS, amount_unit
+from simulator.inputs.validation import validate
 from simulator.model.indicators import INDICATORS
 
 Range = tuple[float, float]

@@ -45,10 +45,10 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import InputError, closest, unit_problem
-from simulator.inputs.config import load_yaml
 from simulator.inputs.parameters import calibrated_document, calibrated_path, parameter_specs
+from simulator.inputs.reading import load_yaml
+from simulator.inputs.series import slug
 from simulator.model.indicators import INDICATORS
-from simulator.model.targets import slug
 
 METHODS = ("morris", "sobol")
 #: parameter kinds that are uncertain (national rules are fixed by law)

@@ -11,7 +11,8 @@ import pandas as pd
 from scipy.stats import binom
 from scipy.stats import t as student_t
 
-from simulator.inputs.config import NO_POLICY, Region
+from simulator.inputs.region_file import Region
+from simulator.inputs.scenario_file import NO_POLICY
 from simulator.model.indicators import INDICATORS
 
 QUANTILES = {"p05": 0.05, "p25": 0.25, "median": 0.5, "p75": 0.75, "p95": 0.95}
@@ -39,7 +40,7 @@ def targets(table: pd.DataFrame, region: Region) -> pd.DataFrame:
 
     ``probability_met`` is the share of replicates at (or beyond) the target in
     the target year ("达到": at or above; at or below for a rank).
-    ``indicator`` is the series the target measures (its key, :mod:`simulator.model.targets`: an
+    ``indicator`` is the series the target measures (its key, :mod:`simulator.inputs.series`: an
     indicator for a level, ``growth:gdp`` etc. for the other kinds) and ``kind`` its kind.
     ``met_in_base_year`` is true when every replicate meets the target already in the base
     year, before anything is simulated (met by construction of the base, e.g. a county copied

@@ -30,18 +30,12 @@ import pyarrow.parquet as pq
 from simulator.errors import InputError, closest, os_fault
 from simulator.experiments.ensemble import check_scheduler, local_pool, run_ensemble, saved_replicates
 from simulator.experiments.locks import output_lock
-from simulator.inputs.config import (
-    NO_POLICY,
-    Region,
-    Scenario,
-    apply_options,
-    file_problem,
-    load_catalogue,
-    load_region,
-    load_scenario,
-    validate,
-)
+from simulator.inputs.catalogue_file import load_catalogue
 from simulator.inputs.parameters import Parameters, calibrated_draw, calibrated_path
+from simulator.inputs.reading import file_problem
+from simulator.inputs.region_file import Region, load_region
+from simulator.inputs.scenario_file import NO_POLICY, Scenario, apply_options, load_scenario
+from simulator.inputs.validation import validate
 from simulator.model.region_model import RegionModel
 from simulator.policy.instruments import Instrument, build_instrument
 from simulator.report.workbook import write_workbook

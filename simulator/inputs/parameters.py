@@ -29,6 +29,7 @@ import numpy as np
 import yaml
 
 from simulator.errors import InputError, closest, unit_problem
+from simulator.inputs.reading import load_yaml
 
 KINDS = ("national_rule", "evidence", "assumption", "calibrated")
 
@@ -66,9 +67,7 @@ def calibrated_path() -> Path | None:
 def _calibrated(path: str | None) -> dict[str, Any]:
     if path is None:
         return {}
-    from simulator.inputs.config import load_yaml  # (lines of every key registered for messages)
-
-    doc = load_yaml(Path(path))
+    doc = load_yaml(Path(path))   # (lines of every key registered for messages)
     if not isinstance(doc, dict) or not isinstance(doc.get("parameters") or {}, dict):
         raise InputError(path, "" if not isinstance(doc, dict) else "parameters",
                          "expected a mapping of parameter names to {value: ...}", value=type(doc).__name__,

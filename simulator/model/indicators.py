@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.inputs.series import INDICATOR_INFO, SeriesTable, higher_is_better, label, unit_of
 from simulator.model.firms import ORIGIN_SPINOFF
 from simulator.model.guards import check_indicators
 from simulator.model.state import ModelState
-from simulator.model.targets import derived_values, higher_is_better, known, label, parse, unit_of
+from simulator.model.targets import derived_values
 
 WAN_PER_YI = 1e4  # 1 亿元 = 10 000 万元 (DOMAIN.md, Money)
 
@@ -278,87 +279,31 @@ class Indicator:
     higher_is_better: bool = True
 
 
-class IndicatorTable(dict):
+class IndicatorTable(SeriesTable):
     """The named indicators. Looking up a target's series key of another kind (``growth:gdp``,
-    ``share:hte_or_tech_sme``, :mod:`simulator.model.targets`) gives its unit and labels too, so tables and charts
+    ``share:hte_or_tech_sme``, :mod:`simulator.inputs.series`) gives its unit and labels too, so tables and charts
     treat every target like a level target; iterating gives the named indicators only."""
 
-    def __missing__(self, key: str) -> Indicator:
-        if not isinstance(key, str) or parse(key) is None or not known(key, self):
-            raise KeyError(key)
+    def derived(self, key: str) -> Indicator:
         return Indicator(_derived, unit_of(key, self), label(key, self, "zh"), label(key, self, "en"),
                          higher_is_better(key, self))
 
-    def get(self, key, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            return default
 
-    def __contains__(self, key) -> bool:
-        return self.get(key) is not None
-
-
+_FUNCTIONS = {f.__name__: f for f in (
+    firm_value_added, gdp, revenue, rd_expenditure, rd_intensity, hte_count, hightech_output_share,
+    tech_contract_value, tech_purchase_value, tech_sme_count, firm_count, above_scale_count, national_incubators,
+    incubator_tenants, national_rd_institutions, incubator_count, rd_institution_count, little_giants, zjtx_count,
+    emerging_revenue, soe_rd_expenditure, hightech_manufacturing_value_added, tech_contract_gdp_share,
+    results_converted, rd_institutions_provincial_plus, new_type_rd_institutions, hte_new_certifications,
+    hte_recertifications, hte_renewals, hte_reentries, hte_expired, hte_exits, hte_entrants, tech_sme_new,
+    tech_sme_dropped, tech_sme_exits, incubators_founded, incubator_upgrades_provincial,
+    incubator_upgrades_national, tenant_graduations, rd_institutions_founded, rd_institution_upgrades,
+    national_rank, subsidy_paid)}
+if set(_FUNCTIONS) != set(INDICATOR_INFO):
+    raise AssertionError(f"indicators without a function or a name: {sorted(set(_FUNCTIONS) ^ set(INDICATOR_INFO))}")
+#: the indicators, in the vocabulary's order (that of the tables and charts), with their functions
 INDICATORS: IndicatorTable = IndicatorTable({
-    "gdp": Indicator(gdp, "亿元", "地区生产总值", "GDP"),
-    "revenue": Indicator(revenue, "亿元", "营业收入", "Operating revenue"),
-    "rd_intensity": Indicator(rd_intensity, "%", "R&D经费投入强度(占GDP)", "R&D intensity (share of GDP)"),
-    "hte_count": Indicator(hte_count, "家", "高新技术企业", "High-tech enterprises"),
-    "hightech_output_share": Indicator(hightech_output_share, "%", "高新技术产业产值比重",
-                                       "High-tech share of industrial output"),
-    "tech_contract_value": Indicator(tech_contract_value, "亿元", "技术合同成交额",
-                                     "Technology-contract turnover"),
-    "tech_sme_count": Indicator(tech_sme_count, "家", "科技型中小企业(入库)", "Registered tech SMEs"),
-    "firm_count": Indicator(firm_count, "家", "企业数", "Firms"),
-    "national_incubators": Indicator(national_incubators, "家", "国家级孵化载体", "National incubators"),
-    "national_rd_institutions": Indicator(national_rd_institutions, "个", "国家级研发机构",
-                                          "National R&D institutions"),
-    "little_giants": Indicator(little_giants, "家", "专精特新小巨人企业", "Little-giant firms"),
-    "incubator_count": Indicator(incubator_count, "家", "孵化载体", "Incubation carriers"),
-    "rd_institution_count": Indicator(rd_institution_count, "个", "研发机构", "R&D institutions"),
-    "subsidy_paid": Indicator(subsidy_paid, "万元", "当年补贴支出", "Subsidies paid this year"),
-    "national_rank": Indicator(national_rank, "位", "全国高新区排名", "National high-tech zone rank",
-                               higher_is_better=False),
-    "rd_expenditure": Indicator(rd_expenditure, "亿元", "R&D经费", "R&D expenditure"),
-    "firm_value_added": Indicator(firm_value_added, "亿元", "企业增加值", "Value added of modelled firms"),
-    "tech_purchase_value": Indicator(tech_purchase_value, "亿元", "技术吸纳额", "Technology bought by firms"),
-    "above_scale_count": Indicator(above_scale_count, "家", "规上企业", "Firms above designated size"),
-    "incubator_tenants": Indicator(incubator_tenants, "家", "在孵企业", "Incubator tenants"),
-    "zjtx_count": Indicator(zjtx_count, "家", "专精特新企业", "专精特新 firms"),
-    "emerging_revenue": Indicator(emerging_revenue, "亿元", "战略性新兴产业营业收入",
-                                  "Revenue of strategic emerging industries"),
-    "soe_rd_expenditure": Indicator(soe_rd_expenditure, "亿元", "省属国有企业研发投入", "R&D of provincial SOEs"),
-    "hightech_manufacturing_value_added": Indicator(hightech_manufacturing_value_added, "亿元",
-                                                    "规上高技术制造业增加值",
-                                                    "High-tech manufacturing value added (above size)"),
-    "tech_contract_gdp_share": Indicator(tech_contract_gdp_share, "%", "技术合同成交额占GDP比重",
-                                         "Technology contracts, share of GDP"),
-    "results_converted": Indicator(results_converted, "项", "转化科技成果", "Research results converted"),
-    "rd_institutions_provincial_plus": Indicator(rd_institutions_provincial_plus, "个",
-                                                 "省级及以上研发机构和新型研发机构",
-                                                 "Provincial-or-higher and new-type R&D institutions"),
-    "new_type_rd_institutions": Indicator(new_type_rd_institutions, "个", "新型研发机构",
-                                          "New-type R&D institutions"),
-    "hte_new_certifications": Indicator(hte_new_certifications, "家", "首次认定高企",
-                                        "First HTE certifications"),
-    "hte_recertifications": Indicator(hte_recertifications, "家", "重新认定高企", "HTE re-certifications"),
-    "hte_renewals": Indicator(hte_renewals, "家", "到期续认定高企", "HTE renewals at expiry"),
-    "hte_reentries": Indicator(hte_reentries, "家", "失效后重新认定高企", "HTE re-certifications after a lapse"),
-    "hte_expired": Indicator(hte_expired, "家", "到期未续高企", "HTE certificates expired, not renewed"),
-    "hte_exits": Indicator(hte_exits, "家", "退出的高企", "HTE holders exiting"),
-    "hte_entrants": Indicator(hte_entrants, "家", "迁入的高企", "HTE holders entering"),
-    "tech_sme_new": Indicator(tech_sme_new, "家", "新入库科技型中小企业", "Tech SMEs newly registered"),
-    "tech_sme_dropped": Indicator(tech_sme_dropped, "家", "未再入库科技型中小企业", "Tech SMEs not registered again"),
-    "tech_sme_exits": Indicator(tech_sme_exits, "家", "退出的科技型中小企业", "Tech SMEs exiting"),
-    "incubators_founded": Indicator(incubators_founded, "家", "新建孵化载体", "Incubation carriers founded"),
-    "incubator_upgrades_provincial": Indicator(incubator_upgrades_provincial, "家", "升为省级孵化载体",
-                                               "Carriers upgraded to provincial"),
-    "incubator_upgrades_national": Indicator(incubator_upgrades_national, "家", "升为国家级孵化载体",
-                                             "Carriers upgraded to national"),
-    "tenant_graduations": Indicator(tenant_graduations, "家", "毕业在孵企业", "Tenants graduating"),
-    "rd_institutions_founded": Indicator(rd_institutions_founded, "个", "新建研发机构", "R&D institutions founded"),
-    "rd_institution_upgrades": Indicator(rd_institution_upgrades, "个", "研发机构升级", "R&D institutions upgraded"),
-})
+    name: Indicator(_FUNCTIONS[name], i.unit, i.zh, i.en, i.higher_is_better) for name, i in INDICATOR_INFO.items()})
 
 
 def compute_all(model: ModelState) -> dict[str, float]:

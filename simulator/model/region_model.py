@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import InputError, closest
-from simulator.inputs.config import Region, Scenario, load_region
 from simulator.inputs.parameters import Parameters
+from simulator.inputs.region_file import Region, load_region
+from simulator.inputs.scenario_file import Scenario
 from simulator.model import firm_rules as rules
 from simulator.model import hte_rules as hte
 from simulator.model.agents import (
@@ -45,7 +46,7 @@ class RegionModel(mesa.Model):
     indicators equal the region's published baseline.
 
     Args:
-        region: a validated :class:`~simulator.inputs.config.Region`.
+        region: a validated :class:`~simulator.inputs.region_file.Region`.
         params: behavioural and national-rule parameters (defaults if None).
         instruments: policy instruments the government pays.
         seed: integer seed or ``numpy.random.SeedSequence``; all randomness derives from it.

@@ -1,40 +1,24 @@
-"""Target kinds: how a plan's quantified target is read off what the agents do.
+"""Target kinds and firm properties computed from the agents: how a plan's target is read off what they do.
 
 A plan states more than levels: "增速达到6%" (growth over the year before), "新培育
 200家" (new in one year), "累计转化80项" (a sum over years), "占比达到30%" (a share of
 firms), "有研发投入的规上工业企业数量" (firms with a property). Each kind is a named
-function below, with its unit and a bilingual label (:data:`KINDS`). A target of
-any kind measures one *series*, named by a key (:func:`series_key`):
+function below (:data:`KINDS`); its unit and bilingual label, the series keys a target
+of any kind measures and their labels are the vocabulary of :mod:`simulator.inputs.series`.
 
-============  ===================================  =====================================
-kind          key                                  value in year Y
-============  ===================================  =====================================
-level         ``hte_count``                        the indicator in Y
-growth        ``growth:gdp``,                      100 x (X_Y / X_{Y-1} - 1), %; over a
-              ``growth@2021:gdp``                  named base year B: 100 x (X_Y / X_B - 1)
-flow          ``tech_sme_new`` (a per-year         the flow in Y: new certificates,
-              indicator) or ``flow:zjtx_listed``   listings, entrants, firms crossing 规上
-cumulative    ``cumulative@2022:results_converted``  sum of a flow from the first year to Y
-share         ``share:hte_or_tech_sme``,           100 x firms with every property ÷ firms
-              ``share:rd_active/above_scale+industrial``  (among those with the second list), %
-count_where   ``count:above_scale+industrial+rd_active``  firms with every property
-============  ===================================  =====================================
-
-X, the measured series, is an indicator (:data:`simulator.model.indicators.INDICATORS`) or a
-count of firms with properties (``where``). The model records every target's series each
-year beside the indicators (:func:`derived_values`, called by
-:func:`simulator.model.indicators.compute_all`), so the tidy table, the summary, the charts, the
-probabilities, sensitivity and the optimiser treat a target of any kind as a level target
-on its series. A growth over the year before is undefined in the base year (no year
-before) and where the year before is 0: the value is then missing, never invented.
+The model records every target's series each year beside the indicators
+(:func:`derived_values`, called by :func:`simulator.model.indicators.compute_all`), so the
+tidy table, the summary, the charts, the probabilities, sensitivity and the optimiser treat
+a target of any kind as a level target on its series. A growth over the year before is
+undefined in the base year (no year before) and where the year before is 0: the value is
+then missing, never invented.
 
 Firm properties (:data:`PROPERTIES`) are masks over the firm arrays; the *event*
 properties hold for a firm in the year the event happened (listed, entered, crossed the
 规上 line), so ``flow:`` and ``cumulative@…:`` counts of them are yearly flows (missing in the base year, when
 nothing has happened yet).
 
-This module imports nothing from the indicator layer (which imports it): the base
-indicators' metadata are passed in.
+This module imports nothing from the indicator module (which imports it).
 """
 
 from __future__ import annotations
@@ -45,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.inputs.series import KIND_INFO, PROPERTY_INFO, Series, parse
 from simulator.model.firms import ORIGIN_INCUBATOR, ORIGIN_SPINOFF
 from simulator.model.state import ModelState
 
@@ -126,30 +111,14 @@ class FirmProperty:
     event: bool = False
 
 
-PROPERTIES: dict[str, FirmProperty] = {
-    "above_scale": FirmProperty(above_scale, "规上", "above designated size"),
-    "industrial": FirmProperty(industrial, "工业", "industrial"),
-    "rd_active": FirmProperty(rd_active, "有研发投入", "with R&D"),
-    "hte": FirmProperty(hte, "高企", "HTE"),
-    "tech_sme": FirmProperty(tech_sme, "科技型中小企业", "tech SME"),
-    "hte_or_tech_sme": FirmProperty(hte_or_tech_sme, "高企或科技型中小企业", "HTE or tech SME"),
-    "zjtx": FirmProperty(zjtx, "专精特新", "专精特新"),
-    "startup_or_spinoff": FirmProperty(startup_or_spinoff, "新生成(孵化/衍生)", "start-up or spin-off"),
-    "spinoff": FirmProperty(spinoff, "院所衍生", "institute spin-off"),
-    "zjtx_listed": FirmProperty(zjtx_listed, "新认定专精特新", "newly listed 专精特新", event=True),
-    "little_giant_listed": FirmProperty(little_giant_listed, "新认定小巨人", "newly listed little giant", event=True),
-    "entered": FirmProperty(entered, "当年新进入", "entered this year", event=True),
-    "crossed_above_scale": FirmProperty(crossed_above_scale, "当年升规", "crossed the 规上 line this year",
-                                        event=True),
-}
-
-#: indicators that are yearly flows (new in the year, paid in the year), which ``flow`` and ``cumulative``
-#: targets may name; names not (yet) among the indicators are ignored
-FLOW_INDICATORS = frozenset({
-    "hte_new_certifications", "hte_recertifications", "subsidy_paid", "tech_contract_value", "tech_purchase_value",
-    "results_converted", "hte_renewals", "hte_reentries", "hte_expired", "hte_exits", "hte_entrants",
-    "tech_sme_new", "incubators_founded", "incubator_upgrades", "rd_institutions_founded",
-    "rd_institution_upgrades"})
+_MASKS = {f.__name__: f for f in (above_scale, industrial, rd_active, hte, tech_sme, hte_or_tech_sme, zjtx,
+                                  startup_or_spinoff, spinoff, zjtx_listed, little_giant_listed, entered,
+                                  crossed_above_scale)}
+if set(_MASKS) != set(PROPERTY_INFO):
+    raise AssertionError(f"firm properties without a mask or a name: {sorted(set(_MASKS) ^ set(PROPERTY_INFO))}")
+#: the firm properties, in the vocabulary's order, with their masks
+PROPERTIES: dict[str, FirmProperty] = {name: FirmProperty(_MASKS[name], p.zh, p.en, p.event)
+                                       for name, p in PROPERTY_INFO.items()}
 
 
 # ------------------------------------------------------------------ the six kinds
@@ -201,124 +170,11 @@ class Kind:
     en: str
 
 
-KINDS: dict[str, Kind] = {
-    "level": Kind(level, None, "水平", "level"),
-    "growth": Kind(growth, "%", "增速", "growth"),
-    "flow": Kind(flow, None, "当年新增", "new in the year"),
-    "cumulative": Kind(cumulative, None, "累计", "cumulative"),
-    "share": Kind(share, "%", "占比", "share of firms"),
-    "count_where": Kind(count_where, "家", "企业数", "firms"),
-}
-
-
-# ------------------------------------------------------------------ series keys
-def where_key(prefix: str, where: Sequence[str], among: Sequence[str] = ()) -> str:
-    """``count:a+b``, ``flow:a``, ``share:a/b+c``."""
-    key = f"{prefix}:{'+'.join(where)}"
-    return f"{key}/{'+'.join(among)}" if among else key
-
-
-def series_key(kind: str, indicator: str | None = None, where: Sequence[str] = (), among: Sequence[str] = (),
-               base_year: int | None = None, from_year: int | None = None) -> str:
-    """The key of the series a target measures (the ``indicator`` column of the tables)."""
-    inner = indicator if indicator else where_key("flow" if kind in ("flow", "cumulative") else "count", where)
-    if kind == "share":
-        return where_key("share", where, among)
-    if kind == "growth":
-        return f"growth@{base_year}:{inner}" if base_year else f"growth:{inner}"
-    if kind == "cumulative":
-        return f"cumulative@{from_year}:{inner}"
-    return inner        # level, flow, count_where
-
-
-@dataclass(frozen=True)
-class Series:
-    """A parsed series key."""
-
-    kind: str
-    inner: str                 # the measured series (an indicator, ``count:…`` or ``flow:…``); itself for those
-    where: tuple[str, ...] = ()
-    among: tuple[str, ...] = ()
-    year: int | None = None    # growth's base year or cumulative's first year
-
-
-def parse(key: str) -> Series | None:
-    """The kind and parts of a derived series key; None for a plain indicator name or a malformed key."""
-    head, sep, rest = key.partition(":")
-    if not sep:
-        return None
-    name, _, year = head.partition("@")
-    if year and not year.isdigit():
-        return None
-    if name in ("count", "flow", "share"):
-        where, _, among = rest.partition("/")
-        props = tuple(p for p in where.split("+") if p)
-        amongs = tuple(p for p in among.split("+") if p)
-        if not props or any(p not in PROPERTIES for p in (*props, *amongs)) or year:
-            return None
-        kind = {"count": "count_where", "flow": "flow", "share": "share"}[name]
-        return Series(kind, key, props, amongs)
-    if name in ("growth", "cumulative") and (year or name == "growth"):
-        inner = parse(rest)
-        if inner is not None and inner.kind not in ("count_where", "flow"):
-            return None
-        return Series(name, rest, inner.where if inner else (), (), int(year) if year else None)
-    return None
-
-
-def known(key: str, indicators: Mapping[str, Any]) -> bool:
-    """Whether a series key is well formed and measures a known indicator or firm properties."""
-    s = parse(key)
-    if s is None:
-        return key in indicators
-    return s.inner == key or known(s.inner, indicators)
-
-
-def label(key: str, indicators: Mapping[str, Any], lang: str = "zh") -> str:
-    """Bilingual label of a series key (an indicator's own label for a plain name)."""
-    s = parse(key)
-    if s is None:
-        ind = indicators.get(key)
-        return key if ind is None else getattr(ind, lang)
-    if s.kind in ("count_where", "flow", "share"):
-        words = [getattr(PROPERTIES[p], lang) for p in s.where]
-        among = [getattr(PROPERTIES[p], lang) for p in s.among]
-        if lang == "zh":
-            text = "".join(words) + "企业"
-            if s.kind == "share":
-                return f"{text}占{''.join(among) + '企业' if among else '企业总数'}比重"
-            return ("当年新增" if s.kind == "flow" else "") + text
-        text = " and ".join(words) + " firms"
-        if s.kind == "share":
-            return f"share of {text} among {' and '.join(among) + ' firms' if among else 'all firms'}"
-        return ("new " if s.kind == "flow" else "") + text
-    inner = label(s.inner, indicators, lang)
-    if s.kind == "growth":
-        since = f"(比{s.year}年)" if s.year and lang == "zh" else (f" since {s.year}" if s.year else "")
-        return f"{inner}增速{since}" if lang == "zh" else f"{inner}, growth{since}"
-    return f"{inner}({s.year}年起累计)" if lang == "zh" else f"{inner}, cumulative since {s.year}"
-
-
-def unit_of(key: str, indicators: Mapping[str, Any]) -> str | None:
-    """Unit of a series key: the kind's unit, else the measured series'; None for an unknown key."""
-    s = parse(key)
-    if s is None:
-        ind = indicators.get(key)
-        return None if ind is None else ind.unit
-    unit = KINDS[s.kind].unit
-    if unit is not None:
-        return unit
-    if s.inner == key:        # flow:… counts firms
-        return "家"
-    return unit_of(s.inner, indicators)
-
-
-def higher_is_better(key: str, indicators: Mapping[str, Any]) -> bool:
-    """Whether a target on the series is met from above (the measured indicator's direction)."""
-    s = parse(key)
-    base = key if s is None else (s.inner if s.inner != key else None)
-    ind = indicators.get(base) if base else None
-    return True if ind is None else ind.higher_is_better
+_KIND_FUNCTIONS = {f.__name__: f for f in (level, growth, flow, cumulative, share, count_where)}
+if set(_KIND_FUNCTIONS) != set(KIND_INFO):
+    raise AssertionError(f"target kinds without a function or a name: {sorted(set(_KIND_FUNCTIONS) ^ set(KIND_INFO))}")
+#: the target kinds, in the vocabulary's order, with their functions
+KINDS: dict[str, Kind] = {name: Kind(_KIND_FUNCTIONS[name], k.unit, k.zh, k.en) for name, k in KIND_INFO.items()}
 
 
 # ------------------------------------------------------------------ computed by the model
@@ -368,9 +224,3 @@ def derived_values(model: ModelState, values: Mapping[str, float]) -> dict[str, 
         if v is not None:
             out[key] = v
     return out
-
-
-def slug(key: str) -> str:
-    """A file-name-safe form of a series key (``growth@2021:count:a+b`` -> ``growth_2021_count_a_b``); a plain
-    indicator name is unchanged."""
-    return key.replace("@", "_").replace(":", "_").replace("/", "_among_").replace("+", "_")

@@ -14,7 +14,8 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.errors import InputError, closest
-from simulator.inputs.config import load_catalogue, load_region
+from simulator.inputs.catalogue_file import load_catalogue
+from simulator.inputs.region_file import load_region
 from simulator.policy.instruments import INSTRUMENT_TYPES
 
 COLUMNS = ["id", "regions", "layer", "document", "clause", "targets", "type", "rule", "start_year", "end_year",

@@ -16,8 +16,9 @@ from typing import ClassVar
 import numpy as np
 
 from simulator.errors import InputError, closest
-from simulator.inputs.config import InstrumentSetting, InstrumentSpec
+from simulator.inputs.catalogue_file import InstrumentSpec
 from simulator.inputs.parameters import HISTORY
+from simulator.inputs.scenario_file import InstrumentSetting
 
 
 @dataclass

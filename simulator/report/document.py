@@ -25,8 +25,8 @@ from importlib import resources
 from pathlib import Path
 
 from simulator.errors import InputError
+from simulator.inputs.series import slug
 from simulator.model.indicators import INDICATORS
-from simulator.model.targets import slug
 from simulator.report import sections as sections
 
 REPORT_HTML = "report.html"

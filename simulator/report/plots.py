@@ -43,12 +43,12 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, MaxNLocator  # noqa: E402
 
-from simulator.inputs.config import Region  # noqa: E402
+from simulator.inputs.region_file import Region  # noqa: E402
+from simulator.inputs.series import higher_is_better as series_higher_is_better  # noqa: E402
+from simulator.inputs.series import label as series_label  # noqa: E402
+from simulator.inputs.series import parse as parse_series  # noqa: E402
+from simulator.inputs.series import slug, unit_of  # noqa: E402
 from simulator.model.indicators import INDICATORS  # noqa: E402
-from simulator.model.targets import higher_is_better as series_higher_is_better  # noqa: E402
-from simulator.model.targets import label as series_label  # noqa: E402
-from simulator.model.targets import parse as parse_series  # noqa: E402
-from simulator.model.targets import slug, unit_of  # noqa: E402
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
              "WenQuanYi Micro Hei", "SimHei", "Microsoft YaHei")
@@ -794,7 +794,7 @@ def fan_chart(table: pd.DataFrame, region: Region, indicator: str, path: str | P
         table: tidy ``variant, replicate, year, indicator, value``.
         region: the region (targets, baseline, names, document).
         indicator: key of :data:`simulator.model.indicators.INDICATORS`, or a target's series key
-            (:func:`simulator.model.targets.series_key`).
+            (:func:`simulator.inputs.series.series_key`).
         path: file name; ``.png``/``.svg`` are added to its stem.
         lang: ``"zh"`` or ``"en"``.
         variant: which variant's replicates; a table without ``base`` uses its first variant.

@@ -16,10 +16,10 @@ import pandas as pd
 import yaml
 
 from simulator.errors import InputError
-from simulator.inputs.config import NO_POLICY
+from simulator.inputs.scenario_file import NO_POLICY
+from simulator.inputs.series import higher_is_better
+from simulator.inputs.series import label as series_label
 from simulator.model.indicators import INDICATORS
-from simulator.model.targets import higher_is_better
-from simulator.model.targets import label as series_label
 
 #: the tables a report needs; a folder without them is not a finished run
 REQUIRED = ("manifest.json", "targets.csv", "summary.csv")

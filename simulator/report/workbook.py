@@ -24,6 +24,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from simulator.inputs.series import KIND_INFO, label
 from simulator.model.indicators import INDICATORS
 
 PERCENT = "0%"
@@ -59,8 +60,6 @@ def _name(key: str, lang: str) -> str:
     """An indicator's or a target series' name (``growth:gdp`` -> 地区生产总值增速 / GDP, growth)."""
     if key == "all_targets":
         return "全部目标同时达到" if lang == "zh" else "All targets met jointly"
-    from simulator.model.targets import label
-
     try:
         return label(key, INDICATORS, lang)
     except (KeyError, ValueError):   # a key this version cannot name: show it as written
@@ -76,10 +75,8 @@ def indicator_en(key: str) -> str:
 
 
 def _kind(kind) -> str:
-    """A target kind in both languages (simulator.model.targets.KINDS), e.g. 增速 growth."""
-    from simulator.model.targets import KINDS
-
-    k = KINDS.get(kind) if isinstance(kind, str) else None
+    """A target kind in both languages (simulator.inputs.series.KIND_INFO), e.g. 增速 growth."""
+    k = KIND_INFO.get(kind) if isinstance(kind, str) else None
     return f"{k.zh} {k.en}" if k else ("" if kind is None or kind != kind else str(kind))
 
 
