@@ -14,8 +14,8 @@ import numpy as np
 from simulator.model.firms import FirmPopulation
 
 if TYPE_CHECKING:
-    from simulator.inputs.config import Region
     from simulator.inputs.parameters import Parameters
+    from simulator.inputs.region_file import Region
     from simulator.policy.instruments import Instrument
 
 
