@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import simulator.experiments.runner as runner
+import simulator.jobs as jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def main() -> None:
 
     timing: dict[str, float] = {}
     captured = {}
-    ensemble = runner.run_ensemble
+    ensemble = jobs.run_ensemble
 
     def timed_ensemble(*a, **k):
         t = time.perf_counter()
@@ -52,11 +52,11 @@ def main() -> None:
         captured["table"] = result.table
         return result
 
-    runner.run_ensemble = timed_ensemble
+    jobs.run_ensemble = timed_ensemble
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        runner.write_run(args.scenario, out=Path(tmp) / "run", replicates=args.replicates, horizon=args.horizon,
-                         jobs=args.jobs)
+        jobs.write_run(args.scenario, out=Path(tmp) / "run", replicates=args.replicates, horizon=args.horizon,
+                       jobs=args.jobs)
         total = time.perf_counter() - t0
     table = captured["table"]
     runs = table.groupby(["variant", "replicate"]).ngroups

@@ -19,9 +19,10 @@ import argparse
 import time
 from pathlib import Path
 
-from simulator.experiments.runner import build_instruments, prepare
+from simulator.experiments.prepared import prepare
 from simulator.inputs.region_file import load_region
 from simulator.model.region_model import RegionModel
+from simulator.policy.build import build_instruments
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simulator.experiments.prepared import prepare
 from simulator.experiments.results import plan_year
-from simulator.experiments.runner import prepare
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ("qiqihar", "harbin", "heilongjiang", "baotou", "shuangyashan")

@@ -8,8 +8,10 @@ Main entry points:
 """
 
 from simulator.errors import InputError
-from simulator.experiments.runner import prepare, run_scenario, write_run
+from simulator.experiments.prepared import prepare
+from simulator.experiments.runner import run_scenario
 from simulator.inputs.parameters import Parameters
+from simulator.jobs import write_run
 from simulator.model.region_model import RegionModel
 
 __all__ = ["InputError", "Parameters", "RegionModel", "prepare", "run_scenario", "write_run"]

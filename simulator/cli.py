@@ -17,14 +17,14 @@ import time
 from concurrent.futures.process import BrokenProcessPool
 
 from simulator.errors import EnvironmentFaultError, InputError, os_fault
-from simulator.experiments.runner import RunFailedError
+from simulator.jobs import RunFailedError
 
 #: exit status of a run that finished but in which some replicates failed (see failures.csv)
 EXIT_FAILED_REPLICATES = 3
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from simulator.experiments.runner import write_run
+    from simulator.jobs import write_run
 
     t0 = time.perf_counter()
     outcome = write_run(args.scenario, out=args.out, seed=args.seed, replicates=args.replicates,
@@ -106,7 +106,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_rerun(args: argparse.Namespace) -> int:
-    from simulator.experiments.runner import rerun
+    from simulator.jobs import rerun
 
     dest, differ = rerun(args.folder, out=args.out, jobs=args.jobs)
     if differ:
@@ -120,7 +120,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from simulator.analysis import sensitivity as sa
-    from simulator.experiments.runner import prepare
+    from simulator.experiments.prepared import prepare
 
     prepared = prepare(args.scenario, seed=args.seed)
     needed = sa.target_horizon(prepared)
@@ -151,7 +151,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def _echo(args: argparse.Namespace):
     """Notes to the user on stderr, unless --quiet."""
-    from simulator.experiments.runner import stderr_echo
+    from simulator.jobs import stderr_echo
 
     return stderr_echo(not args.quiet)
 
@@ -182,7 +182,8 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     """One block per scenario file: what it runs, for which region and document, to which years."""
     from pathlib import Path
 
-    from simulator.experiments.runner import PROJECT_ROOT, prepare
+    from simulator.experiments.outputs import PROJECT_ROOT
+    from simulator.experiments.prepared import prepare
 
     folder = Path(args.scenarios) if args.scenarios else (
         Path("scenarios") if Path("scenarios").is_dir() else PROJECT_ROOT / "scenarios")
@@ -432,12 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
         if getattr(args, "jobs", None) is not None:
-            from simulator.experiments.ensemble import usable_jobs
-            from simulator.experiments.runner import stderr_echo
+            from simulator.experiments.backends import usable_jobs
+            from simulator.jobs import stderr_echo
 
             args.jobs = usable_jobs(args.jobs, stderr_echo(not getattr(args, "quiet", False)))
         if getattr(args, "scheduler", None):   # before any work (sensitivity, optimise; run checks it too)
-            from simulator.experiments.ensemble import check_scheduler
+            from simulator.experiments.backends import check_scheduler
 
             check_scheduler(args.scheduler)
         return args.func(args)

@@ -33,7 +33,7 @@ import solara.lab  # noqa: E402
 
 from simulator.analysis import mix
 from simulator.errors import InputError  # noqa: E402
-from simulator.experiments.runner import Prepared, prepare  # noqa: E402
+from simulator.experiments.prepared import Prepared, prepare  # noqa: E402
 from simulator.inputs.series import label as series_label  # noqa: E402
 from simulator.model.indicators import INDICATORS  # noqa: E402
 from simulator.report import plots  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from tests.helpers import QIQIHAR
 
 

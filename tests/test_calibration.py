@@ -13,10 +13,12 @@ import yaml
 from simulator.analysis.calibration import SMALL, fit, load_problem, simulate
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.experiments.runner import build_instruments, manifest, prepare
+from simulator.experiments.outputs import manifest
+from simulator.experiments.prepared import prepare
 from simulator.inputs.parameters import Parameters, calibrated_draw, parameter_specs, prior_specs
 from simulator.inputs.scenario_file import Scenario
 from simulator.model.region_model import RegionModel
+from simulator.policy.build import build_instruments
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUE = {"base_growth": 0.03, "institute_external_sales_growth": 0.20, "tech_sme_uptake": 0.3}

@@ -25,7 +25,7 @@ import pytest
 
 from simulator.analysis import mix
 from simulator.errors import InputError
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"

@@ -10,7 +10,7 @@ import pytest
 
 from simulator.cli import main
 from simulator.experiments.ensemble import run_ensemble
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from tests.helpers import SCENARIOS
 
 
@@ -112,7 +112,7 @@ def test_models_are_freed_after_an_ensemble(qiqihar):
     import gc
     import weakref
 
-    from simulator.experiments.ensemble import run_chunk
+    from simulator.experiments.replicates import run_chunk
 
     seen = []
     original = type(qiqihar).model

@@ -30,8 +30,9 @@ import pytest
 
 import simulator.experiments.ensemble as ens
 from simulator.cli import main
-from simulator.experiments.ensemble import saved_replicates, usable_jobs
-from simulator.experiments.runner import write_run
+from simulator.experiments.backends import available_cpus, usable_jobs
+from simulator.experiments.checkpoints import saved_replicates
+from simulator.jobs import write_run
 from tests.helpers import QIQIHAR, ROOT, SCENARIOS
 
 #: a small ensemble (4 variants): the checkpoint gets chunks of 4, 2, 1 and 1 replicates with --jobs 1
@@ -460,7 +461,7 @@ def test_jobs_below_one_refused(tmp_path, jobs):
 
 def test_jobs_above_the_cores_clamped_with_a_note():
     notes: list[str] = []
-    cpus = ens.available_cpus()
+    cpus = available_cpus()
     assert usable_jobs(cpus + 500, notes.append) == cpus
     assert notes and f"--jobs {cpus + 500}" in notes[0] and f"using {cpus}" in notes[0]
     assert usable_jobs(1, notes.append) == 1 and len(notes) == 1

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from simulator.experiments import flows
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.model.region_model import RegionModel
+from simulator.report.flows_chart import flows_chart
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +67,7 @@ def test_flow_tables_add_up(tmp_path):
     assert (hte["replicates"] == 3).all()
     other = flows.stock_flows(table)
     assert set(other["family"]) == {"tech_smes", "incubators", "rd_institutions"}
-    files = flows.flows_chart(hte, "base", tmp_path / "flows_hte", "en")
+    files = flows_chart(hte, "base", tmp_path / "flows_hte", "en")
     assert all(f.stat().st_size > 5_000 for f in files)
 
 

@@ -9,7 +9,7 @@ import pickle
 import numpy as np
 import pytest
 
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.model.guards import FLOAT_FIELDS, NumericalError, check_state
 from simulator.model.indicators import compute_all
 from tests.helpers import SCENARIOS

@@ -26,7 +26,7 @@ from simulator.analysis.optimise import (
 )
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from tests.helpers import SCENARIOS
 
 NOISE = np.linspace(-0.2, 0.2, 10)       # replicate k's shock, the same for every mix (common random numbers)

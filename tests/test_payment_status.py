@@ -10,8 +10,8 @@ import pytest
 
 from simulator.cli import main
 from simulator.experiments.ensemble import run_ensemble
+from simulator.experiments.prepared import prepare
 from simulator.experiments.results import NOTHING_PAID, instrument_status
-from simulator.experiments.runner import prepare
 from tests.helpers import QIQIHAR, SCENARIOS
 
 

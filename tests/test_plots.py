@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 
 from simulator.experiments import results
-from simulator.experiments.runner import prepare, write_run
+from simulator.experiments.prepared import prepare
 from simulator.inputs.series import slug, unit_of
+from simulator.jobs import write_run
 from simulator.model.indicators import INDICATORS
 from simulator.report import plots
 from tests.helpers import QIQIHAR, SCENARIOS

@@ -115,7 +115,7 @@ def test_province_purchase_subsidy_has_no_minimum_and_no_tech_firm_condition():
 
 def test_annual_budget_rations_pro_rata():
     """With a 12 万元 budget and 20 万元 of claims, every claimant gets 60 % of its claim."""
-    from simulator.experiments.runner import prepare
+    from simulator.experiments.prepared import prepare
     from tests.helpers import QIQIHAR
 
     model = prepare(QIQIHAR).model(0)
@@ -161,7 +161,7 @@ def test_policies_command_lists_every_instrument_with_status(capsys):
 def test_a_zone_run_applies_the_provinces_instruments_too():
     """Policy layers stack (issue 13.3): the Qiqihar zone runs 000's instruments and the province's 001, each paid
     by its own budget; ``innosim policies --region`` lists the stack."""
-    from simulator.experiments.runner import prepare
+    from simulator.experiments.prepared import prepare
     from simulator.policy.catalogue import catalogue_table
     from tests.helpers import QIQIHAR
 

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, event, given, reject, settings
 from hypothesis import strategies as st
 
 from simulator.errors import InputError
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.inputs.parameters import parameter_specs
 from simulator.model.agents import Government
 from tests.helpers import SCENARIOS

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.inputs.region_file import load_region
 from tests.helpers import SCENARIOS
 

@@ -19,8 +19,8 @@ import yaml
 
 from simulator.cli import main
 from simulator.errors import InputError
-from simulator.experiments.runner import write_run
 from simulator.inputs.series import higher_is_better
+from simulator.jobs import write_run
 from simulator.model.indicators import INDICATORS
 from simulator.report.document import REPORT_HTML, REPORT_PDF, write_pdf, write_report
 from tests.helpers import QIQIHAR, SCENARIOS

@@ -18,8 +18,8 @@ import pytest
 
 import simulator.model.firm_rules as rules
 from simulator.cli import EXIT_FAILED_REPLICATES, main
-from simulator.experiments.ensemble import saved_replicates
-from simulator.experiments.runner import write_run
+from simulator.experiments.checkpoints import saved_replicates
+from simulator.jobs import write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 QIQIHAR = ROOT / "scenarios" / "qiqihar.yaml"

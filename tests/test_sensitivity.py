@@ -10,7 +10,7 @@ from simulator.analysis import sensitivity as sa
 from simulator.cli import main
 from simulator.errors import InputError
 from simulator.experiments.ensemble import run_ensemble, run_variants
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.inputs.parameters import calibrated_document, parameter_specs
 from tests.helpers import QIQIHAR
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulator.experiments.ensemble import _first_difference_year, replicate_models
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
+from simulator.experiments.replicates import _first_difference_year, replicate_models
 from simulator.model.region_model import RegionModel
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,8 +14,8 @@ import pytest
 from simulator.cli import _print_targets, main
 from simulator.errors import InputError
 from simulator.experiments import results
+from simulator.experiments.prepared import prepare
 from simulator.experiments.results import TARGET_COLUMNS
-from simulator.experiments.runner import prepare
 from simulator.inputs.region_file import load_region
 from simulator.model.indicators import INDICATORS, compute_all
 from simulator.model.targets import derived_values

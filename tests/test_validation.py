@@ -29,7 +29,7 @@ from simulator.analysis.calibration import load_problem
 from simulator.analysis.optimise import check_spec
 from simulator.cli import main
 from simulator.errors import InputError, line_of
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.inputs.parameters import _calibrated
 from simulator.inputs.reading import load_yaml, parse_yaml
 from simulator.inputs.scenario_file import apply_options, load_scenario

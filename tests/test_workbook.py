@@ -7,7 +7,8 @@ import pytest
 
 from simulator.experiments import results
 from simulator.experiments.ensemble import run_ensemble
-from simulator.experiments.runner import manifest, prepare
+from simulator.experiments.outputs import manifest
+from simulator.experiments.prepared import prepare
 from simulator.inputs.parameters import parameter_specs
 from simulator.model.indicators import INDICATORS
 from simulator.report.workbook import FIRST_DATA_ROW, FREEZE, PERCENT, SHEETS, write_workbook

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.experiments.runner import prepare
+from simulator.experiments.prepared import prepare
 from simulator.inputs.catalogue_file import load_catalogue
 from simulator.inputs.scenario_file import InstrumentSetting, Scenario
 from simulator.policy.instruments import Event, build_instrument

@@ -160,9 +160,10 @@ def run_paths(problem: Problem, thetas: list[dict[str, float]]) -> list[pd.DataF
     """Yearly indicators (index year) of one historical run per parameter vector, replicate k with
     seed ``SeedSequence(spec.seed, spawn_key=(k,))`` as in :func:`simulator.analysis.calibration.simulate`."""
     from simulator.analysis.calibration import prior_parameters
-    from simulator.experiments.runner import build_instruments, replicate_seed
+    from simulator.experiments.seeds import replicate_seed
     from simulator.inputs.scenario_file import Scenario
     from simulator.model.region_model import RegionModel
+    from simulator.policy.build import build_instruments
 
     horizon = problem.spec.end_year
     scenario = Scenario(name="backtest", region=problem.region.id, horizon=horizon, seed=problem.spec.seed)

@@ -2,9 +2,9 @@
 series (PNG + SVG), manifest.json and report.md.
 
 The folder is assembled in ``.<folder>.partial`` beside it and renamed into place at the end
-(:func:`simulator.experiments.runner.replace_folder`), so an interrupted or failed backtest leaves nothing
+(:func:`simulator.experiments.outputs.replace_folder`), so an interrupted or failed backtest leaves nothing
 half-written; an existing folder is replaced only with ``force``
-(:func:`simulator.experiments.runner.output_folder`).
+(:func:`simulator.experiments.outputs.output_folder`).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ def _segments(frame: pd.DataFrame, breaks: list[int]) -> list[pd.DataFrame]:
 
 def manifest(bt: Backtest, command: str) -> dict:
     from simulator.analysis.calibration import sha256
-    from simulator.experiments.runner import _git_commit, versions
+    from simulator.experiments.outputs import git_commit, versions
 
     p, h = bt.problem, bt.holdout
     inputs = [p.spec_path, p.region_path, p.spec_path.parent / p.spec.targets,
@@ -179,7 +179,7 @@ def manifest(bt: Backtest, command: str) -> dict:
                          "interval90": {k: list(v) for k, v in h.intervals.items()},
                          "objective": h.loss, "dispersion": h.dispersion, "evaluations": int(len(h.history))},
             "band_includes": bt.band_includes, "intensity": bt.intensity_note,
-            "seconds": round(bt.seconds, 1), "versions": versions(), "git_commit": _git_commit()}
+            "seconds": round(bt.seconds, 1), "versions": versions(), "git_commit": git_commit()}
 
 
 def _md(df: pd.DataFrame) -> str:
@@ -236,7 +236,7 @@ def _verdict(summary: pd.DataFrame) -> str:
 def write(bt: Backtest, out: str | Path | None = None, *, lang: str = "zh", force: bool = False, echo=None,
           command: str = "") -> Path:
     """Write the backtest folder (default ``outputs/<spec name>_backtest``); return it."""
-    from simulator.experiments.runner import MANIFEST, output_folder, replace_folder
+    from simulator.experiments.outputs import MANIFEST, output_folder, replace_folder
 
     dest = output_folder(Path(out) if out is not None else Path("outputs") / f"{bt.problem.spec.name}_backtest",
                          force, echo)

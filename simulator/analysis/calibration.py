@@ -126,7 +126,7 @@ class Problem:
 
 def load_problem(path: str | Path) -> Problem:
     """Read and check a calibration spec, its region file, policy catalogues, targets table and trend series."""
-    from simulator.experiments.runner import build_instruments
+    from simulator.policy.build import build_instruments
 
     path = Path(path)
     spec = validate(CalibrationSpec, load_yaml(path), path)
@@ -259,8 +259,9 @@ def simulate(problem: Problem, theta: dict[str, float], replicates: int, *,
     Replicate k uses seed ``SeedSequence(spec.seed, spawn_key=(k,))`` whatever ``theta``
     (common random numbers).
     """
-    from simulator.experiments.runner import build_instruments, replicate_seed
+    from simulator.experiments.seeds import replicate_seed
     from simulator.model.region_model import RegionModel
+    from simulator.policy.build import build_instruments
 
     params = (base or prior_parameters()).with_overrides(theta, str(problem.spec_path))
     horizon = years or problem.horizon

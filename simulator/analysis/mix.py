@@ -2,7 +2,7 @@
 
 The dashboard (:mod:`simulator.dashboard`) computes no number itself. The form's fields become a
 scenario file (YAML text, each field parsed as a YAML scalar, exactly as if typed into a file), which
-:func:`simulator.experiments.runner.prepare` validates as it validates any file given to ``innosim run``; the
+:func:`simulator.experiments.prepared.prepare` validates as it validates any file given to ``innosim run``; the
 ensemble is :func:`simulator.experiments.ensemble.run_ensemble` of the prepared variants and the tables are
 :mod:`simulator.experiments.results`'. So the numbers shown are those ``innosim run`` writes for the downloaded
 file with the same seed and replicates (``tests/test_dashboard.py`` checks it in a browser).
@@ -32,8 +32,9 @@ import yaml
 
 from simulator.errors import InputError
 from simulator.experiments import results
-from simulator.experiments.ensemble import run_ensemble, saved_replicates
-from simulator.experiments.runner import Prepared, prepare
+from simulator.experiments.checkpoints import saved_replicates
+from simulator.experiments.ensemble import run_ensemble
+from simulator.experiments.prepared import Prepared, prepare
 
 #: the variant that keeps the scenario's levers as written
 AS_WRITTEN = "as_written"

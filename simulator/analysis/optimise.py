@@ -563,7 +563,7 @@ def check_spec(spec_path: str | Path, *, replicates: int | None = None, trials: 
     """Validate a spec file and everything it names (scenario, targets, instruments and bounds, the three
     anchor mixes) without running a model: what :func:`optimise` checks before its first trial.
     Raises InputError on any problem."""
-    from simulator.experiments.runner import prepare
+    from simulator.experiments.prepared import prepare
 
     spec_path = Path(spec_path)
     spec = load_spec(spec_path)
@@ -639,16 +639,9 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
     ``scenario_dir`` (relative), so ``innosim run`` finds its region and catalogues; nothing is
     written beside the base scenario (``scenarios/`` holds only what the repository ships, which the
     tests check). Returns (folder, scenario file). An existing folder is replaced only with
-    ``force``; otherwise ``<folder>-2`` (…) is written (:func:`simulator.experiments.runner.output_folder`)."""
-    from simulator.experiments.runner import (
-        MANIFEST,
-        _git_commit,
-        _sha256,
-        output_folder,
-        prepare,
-        replace_folder,
-        versions,
-    )
+    ``force``; otherwise ``<folder>-2`` (…) is written (:func:`simulator.experiments.outputs.output_folder`)."""
+    from simulator.experiments.outputs import MANIFEST, file_sha256, git_commit, output_folder, replace_folder, versions
+    from simulator.experiments.prepared import prepare
     from simulator.report.sensitivity_plots import pareto_chart
 
     spec = result.spec
@@ -693,11 +686,11 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
                 "command": f"innosim optimise {result.spec_path} --trials {spec.trials} --replicates "
                            f"{spec.replicates} --out {dest} --lang {lang}",
                 "spec_file": str(result.spec_path),
-                "spec_sha256": _sha256(result.spec_path), "spec": spec.model_dump(mode="json"),
+                "spec_sha256": file_sha256(result.spec_path), "spec": spec.model_dump(mode="json"),
                 "options": result.options, "chosen_trial": result.chosen, "satisfied": result.satisfied,
                 "base_scenario": str(result.spec_path.parent / spec.scenario),
-                "base_scenario_sha256": _sha256(result.spec_path.parent / spec.scenario),
-                "scenario_file": str(scen_file), "versions": versions(), "git_commit": _git_commit(),
+                "base_scenario_sha256": file_sha256(result.spec_path.parent / spec.scenario),
+                "scenario_file": str(scen_file), "versions": versions(), "git_commit": git_commit(),
                 "search": "optuna TPESampler(multivariate, constraints) seeded, asked in fixed batches; "
                           "anchors as_written, cheapest_corner, generous_corner"}
         (tmp / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")

@@ -24,7 +24,7 @@ replicates meeting the target, plus the share meeting every target jointly
 (:func:`simulator.experiments.ensemble.run_variants`).
 
 Example:
-    >>> from simulator.experiments.runner import prepare
+    >>> from simulator.experiments.prepared import prepare
     >>> from simulator import sensitivity as sa
     >>> p = prepare("scenarios/qiqihar.yaml", horizon=2025)                       # doctest: +SKIP
     >>> res = sa.run(p, method="morris", samples=10, replicates=2, jobs=2)         # doctest: +SKIP
@@ -420,8 +420,8 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
           top: int = 15, force: bool = False, echo=None) -> Path:
     """Write ``indices.csv``, ``factors.csv``, ``samples.csv``, bar charts and a manifest, atomically; return
     the folder. An existing ``dest`` is replaced only with ``force``; otherwise ``<dest>-2`` (…) is written
-    (:func:`simulator.experiments.runner.output_folder`)."""
-    from simulator.experiments.runner import MANIFEST, manifest, output_folder, replace_folder
+    (:func:`simulator.experiments.outputs.output_folder`)."""
+    from simulator.experiments.outputs import MANIFEST, manifest, output_folder, replace_folder
     from simulator.report.sensitivity_plots import sensitivity_chart
 
     dest = output_folder(dest, force, echo)

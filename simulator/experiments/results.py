@@ -237,7 +237,7 @@ def instrument_status(variants: dict, payments: pd.DataFrame, table: pd.DataFram
     replicates (万元, recipients counted once per year paid).
 
     Args:
-        variants: variant name -> :class:`~simulator.experiments.runner.Prepared` (as run).
+        variants: variant name -> :class:`~simulator.experiments.prepared.Prepared` (as run).
         payments: the run's payments table (``variant, replicate, year, instrument, payer, recipients, amount``).
         table: the run's tidy indicator table.
     """

@@ -150,5 +150,5 @@ def apply_options(scenario: Scenario, **options: Any) -> Scenario:
 
 def load_scenario(path: Path) -> Scenario:
     """Load and validate a scenario file (its region and policies are checked in
-    :func:`simulator.experiments.runner.prepare`)."""
+    :func:`simulator.experiments.prepared.prepare`)."""
     return validate(Scenario, load_yaml(path), Path(path))

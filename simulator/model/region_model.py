@@ -134,7 +134,7 @@ class RegionModel(mesa.Model):
             parameters: parameter overrides (name -> value).
             policies: instrument settings (id -> dict with enabled/scale/start_year/end_year/params).
         """
-        from simulator.experiments.runner import build_instruments
+        from simulator.policy.build import build_instruments
         region_file = Path(region_file)
         region = load_region(region_file)
         params = Parameters.defaults().with_overrides(parameters, str(region_file))

@@ -1265,7 +1265,7 @@ def report_charts(table: pd.DataFrame, targets: pd.DataFrame, additionality: pd.
     """Every chart of a report (:func:`chart_tasks`), as PNG and SVG in ``out_dir``; return the files written.
 
     That is ``2 * (2 * indicators + 3)`` files. With ``pool`` (e.g.
-    :func:`simulator.experiments.ensemble.local_pool`) the charts are drawn by its workers; the files are
+    :func:`simulator.experiments.backends.local_pool`) the charts are drawn by its workers; the files are
     the same bytes either way.
     """
     Path(out_dir).mkdir(parents=True, exist_ok=True)

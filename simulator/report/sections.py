@@ -125,7 +125,7 @@ def read_folder(folder: str | Path) -> dict:
 def _inputs(data: dict) -> list[tuple[str, Path | None, bool]]:
     """The run's input files: manifest key, where the file is now (None if nowhere) and whether it still has
     the SHA-256 the run recorded (paths are found as ``innosim rerun`` finds them)."""
-    from simulator.experiments.runner import resolve_input
+    from simulator.experiments.outputs import resolve_input
 
     manifest, where = data["manifest"], data["folder"] / "manifest.json"
     out = []

@@ -289,7 +289,7 @@ def write_workbook(path: str | Path, tables: dict[str, pd.DataFrame], prepared, 
         path: the .xlsx file to write.
         tables: ``targets``, ``additionality``, ``summary``, ``payments`` and ``instruments`` as the run
             writes them to CSV.
-        prepared: the run's :class:`~simulator.experiments.runner.Prepared` (region, parameters).
+        prepared: the run's :class:`~simulator.experiments.prepared.Prepared` (region, parameters).
         meta: the run's manifest (seed, replicates, commit).
         replicates: replicates per variant that finished (payments are averaged over them).
     """
