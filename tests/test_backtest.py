@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.analysis.backtest import INTENSITY, POST_CENSUS_FROM, run_paths
-from simulator.analysis.calibration import load_problem, moments, sha256
+from simulator.analysis.backtest_series import INTENSITY, POST_CENSUS_FROM, run_paths
+from simulator.analysis.calibration_fit import moments
+from simulator.analysis.calibration_problem import load_problem
+from simulator.analysis.calibration_result import sha256
 from simulator.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

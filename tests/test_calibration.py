@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from simulator.analysis.calibration import SMALL, fit, load_problem, simulate
+from simulator.analysis.calibration_fit import fit, simulate
+from simulator.analysis.calibration_problem import SMALL, load_problem
 from simulator.cli import main
 from simulator.errors import InputError
 from simulator.experiments.outputs import manifest

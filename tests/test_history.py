@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from simulator.analysis.calibration import load_problem, simulate
+from simulator.analysis.calibration_fit import simulate
+from simulator.analysis.calibration_problem import load_problem
 from simulator.inputs.parameters import Parameters
 
 ROOT = Path(__file__).resolve().parents[1]

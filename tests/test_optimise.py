@@ -9,21 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.analysis.optimise import (
+from simulator.analysis.optimise import OptimiseResult, optimise
+from simulator.analysis.optimise_report import write
+from simulator.analysis.optimise_search import (
     Dim,
     Evaluation,
     Goal,
-    OptimiseResult,
-    OptimiseSpec,
     attainment,
     choose,
-    load_spec,
     mix_settings,
-    optimise,
     pareto_mask,
     search,
-    write,
 )
+from simulator.analysis.optimise_spec import OptimiseSpec, load_spec
 from simulator.cli import main
 from simulator.errors import InputError
 from simulator.experiments.prepared import prepare

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 import simulator.model.firm_rules as rules
-from simulator.cli import EXIT_FAILED_REPLICATES, main
+from simulator.cli import main
+from simulator.commands import EXIT_FAILED_REPLICATES
 from simulator.experiments.checkpoints import saved_replicates
 from simulator.jobs import write_run
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from simulator.analysis import sensitivity as sa
+from simulator.analysis import sensitivity_factors as sf
 from simulator.cli import main
 from simulator.errors import InputError
 from simulator.experiments.ensemble import run_ensemble, run_variants
@@ -21,7 +22,7 @@ def ishigami(X: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
 
 def test_sobol_recovers_the_analytic_indices_of_the_ishigami_function():
     """Ishigami (a=7, b=0.1) on [-pi, pi]^3: S1 = 0.314, 0.442, 0; ST = 0.558, 0.442, 0.244 (Saltelli 2008)."""
-    factors = [sa.Factor(f"x{i}", -np.pi, np.pi) for i in range(3)]
+    factors = [sf.Factor(f"x{i}", -np.pi, np.pi) for i in range(3)]
     X = sa.design("sobol", factors, 1024, seed=1)
     assert X.shape == (1024 * 5, 3)
     Y = pd.DataFrame({"y": ishigami(X)})
@@ -33,7 +34,7 @@ def test_sobol_recovers_the_analytic_indices_of_the_ishigami_function():
 
 def test_morris_effects_of_a_linear_function_are_its_slopes_times_the_ranges():
     """y = 1 a + 5 b + 0 c with a in [0, 1], b in [0, 2]: mu* = 1, 10, 0 on the unit range; sigma = 0."""
-    factors = [sa.Factor("a", 0, 1), sa.Factor("b", 0, 2), sa.Factor("c", 3, 4)]
+    factors = [sf.Factor("a", 0, 1), sf.Factor("b", 0, 2), sf.Factor("c", 3, 4)]
     X = sa.design("morris", factors, 20, seed=3)
     assert X.shape == (20 * 4, 3)
     Y = pd.DataFrame({"y": X[:, 0] + 5 * X[:, 1] + 0 * X[:, 2], "flat": np.ones(len(X))})
@@ -47,7 +48,7 @@ def test_morris_effects_of_a_linear_function_are_its_slopes_times_the_ranges():
 
 
 def test_sobol_needs_a_power_of_two_and_methods_are_checked():
-    factors = [sa.Factor("a", 0, 1)]
+    factors = [sf.Factor("a", 0, 1)]
     with pytest.raises(InputError, match="power of 2"):
         sa.design("sobol", factors, 10)
     with pytest.raises(InputError, match="unknown method"):
@@ -56,7 +57,7 @@ def test_sobol_needs_a_power_of_two_and_methods_are_checked():
 
 def test_prior_ranges_are_the_documented_value_plus_minus_half_within_bounds(tmp_path):
     specs = parameter_specs()
-    factors = {f.name: f for f in sa.parameter_factors()}
+    factors = {f.name: f for f in sf.parameter_factors()}
     assert all(specs[n].kind in ("evidence", "assumption", "calibrated") for n in factors)
     assert "cit_rate_hte" not in factors and "exit_hazard_by_age" not in factors   # law; list-valued
     e = factors["rd_price_elasticity"]                                            # -0.4 in [-2, 0]
@@ -68,22 +69,22 @@ def test_prior_ranges_are_the_documented_value_plus_minus_half_within_bounds(tmp
         assert lo <= f.low < f.high <= hi or f.integer
     years = factors["incubation_years"]                                           # integer 3 -> 2..4 (1.5-4.5)
     assert years.integer and {years.value(x) for x in np.linspace(years.low, years.high, 50)} == {2, 3, 4}
-    full = {f.name: f for f in sa.parameter_factors("full")}
+    full = {f.name: f for f in sf.parameter_factors("full")}
     assert (full["revenue_per_employee"].low, full["revenue_per_employee"].high) == (1.0, 10000.0)
-    prior = {f.name: f for f in sa.parameter_factors("prior")}
+    prior = {f.name: f for f in sf.parameter_factors("prior")}
     for name, entry in (calibrated_document().get("parameters") or {}).items():   # default: calibrated intervals
         assert (factors[name].low, factors[name].high) == tuple(entry["interval90"])
         assert (prior[name].low, prior[name].high) != tuple(entry["interval90"])
     cal = tmp_path / "calibrated.yaml"
     cal.write_text("parameters:\n  rd_price_elasticity: {bounds: [-1.0, -0.3]}\n", "utf-8")
-    got = {f.name: f for f in sa.parameter_factors(cal)}
+    got = {f.name: f for f in sf.parameter_factors(cal)}
     assert (got["rd_price_elasticity"].low, got["rd_price_elasticity"].high) == (-1.0, -0.3)
     assert (got["hte_approval_rate"].low, got["hte_approval_rate"].high) == (a.low, a.high)
     cal.write_text("rd_price_elasticity: [0.5, 0.1]\n", "utf-8")
     with pytest.raises(InputError, match="not a range"):
-        sa.parameter_factors(cal)
+        sf.parameter_factors(cal)
     with pytest.raises(InputError, match="national rule"):
-        sa.parameter_factors(names=["cit_rate_hte"])
+        sf.parameter_factors(names=["cit_rate_hte"])
 
 
 @pytest.fixture(scope="module")
@@ -92,22 +93,22 @@ def short():
 
 
 def test_policy_levers_change_the_instruments_through_the_scenario(short):
-    levers = sa.lever_factors(short)
+    levers = sf.lever_factors(short)
     assert {f.instrument for f in levers} == {i.id for i in short.instruments() if i.enabled}
     hte = next(f for f in levers if f.instrument == "q000_m4_hte_award")
-    p = sa.point(short, [hte, sa.parameter_factors(names=["rd_price_elasticity"])[0]], np.array([1.7, -0.3]))
+    p = sa.point(short, [hte, sf.parameter_factors(names=["rd_price_elasticity"])[0]], np.array([1.7, -0.3]))
     inst = {i.id: i for i in p.instruments()}
     assert inst["q000_m4_hte_award"].scale == pytest.approx(1.7)
     assert inst["q000_m4_tech_purchase"].scale == 1.0
     assert p.params.rd_price_elasticity == -0.3 and short.params.rd_price_elasticity == -0.4
     with pytest.raises(InputError, match="not a modelled instrument"):
-        sa.lever_factors(short, instruments=["q000_m1_conversion_contribution"])
+        sf.lever_factors(short, instruments=["q000_m1_conversion_contribution"])
 
 
 def test_points_share_random_numbers_and_the_lever_moves_cost_and_outcome(short):
     """Two identical points give identical outputs (common random numbers); the HTE award's scale
     changes the HTE count only through policy."""
-    hte = [f for f in sa.lever_factors(short) if f.instrument == "q000_m4_hte_award"]
+    hte = [f for f in sf.lever_factors(short) if f.instrument == "q000_m4_hte_award"]
     X = np.array([[0.0], [0.0], [8.0]])
     Y = sa.evaluate(short, hte, X, replicates=2)
     assert list(Y.columns[:2]) == ["gdp_2025", "p_gdp_2025"] and "p_all_targets" in Y

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.cli import _print_targets, main
+from simulator.cli import main
+from simulator.commands import print_targets
 from simulator.errors import InputError
 from simulator.experiments import results
 from simulator.experiments.prepared import prepare
@@ -60,7 +61,7 @@ def test_terminal_table_names_variants_and_sources_in_full(tmp_path, capsys):
                          "unit": "家", "source": source, "probability_met": 0.5, "median_first_year": 2023,
                          "median": 33.0 if variant == "base" else 20.0, "p05": 1.0, "p95": 40.0, "replicates": 4})
     pd.DataFrame(rows, columns=list(TARGET_COLUMNS)).to_csv(tmp_path / "targets.csv", index=False)
-    _print_targets(tmp_path)
+    print_targets(tmp_path)
     printed = capsys.readouterr().out.splitlines()
     header = next(line for line in printed if line.startswith("indicator"))
     assert "median (base)" in header

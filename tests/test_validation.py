@@ -24,8 +24,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from simulator.analysis import sensitivity as sa
-from simulator.analysis.calibration import load_problem
+from simulator.analysis import sensitivity_factors as sf
+from simulator.analysis.calibration_problem import load_problem
 from simulator.analysis.optimise import check_spec
 from simulator.cli import main
 from simulator.errors import InputError, line_of
@@ -590,4 +590,4 @@ def test_random_corruptions_of_optimiser_spec_and_bounds(rel, data):
         if rel == OPT:
             _clean_or_valid(lambda: check_spec(root / OPT, trials=3, replicates=1), COMMANDS["optimise"], root)
         else:
-            _clean_or_valid(lambda: sa.parameter_factors(root / "bounds.yaml"), COMMANDS["bounds"], root)
+            _clean_or_valid(lambda: sf.parameter_factors(root / "bounds.yaml"), COMMANDS["bounds"], root)

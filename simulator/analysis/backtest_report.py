@@ -21,7 +21,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from simulator.analysis.backtest import BAND80, BAND90, INTENSITY, POST_CENSUS_FROM, Backtest, intensity_path  # noqa: E402
+from simulator.analysis.backtest import Backtest  # noqa: E402
+from simulator.analysis.backtest_series import BAND80, BAND90, INTENSITY, POST_CENSUS_FROM, intensity_path  # noqa: E402
+from simulator.analysis.calibration_result import sha256  # noqa: E402
+from simulator.analysis.markdown import markdown_table  # noqa: E402
+from simulator.experiments.outputs import MANIFEST, git_commit, output_folder, replace_folder, versions  # noqa: E402
+from simulator.model.indicators import INDICATORS  # noqa: E402
 from simulator.report.plots import (  # noqa: E402
     FAN_BLUES,
     FIG_WIDTH,
@@ -73,7 +78,6 @@ def _series_name(bt: Backtest, key: str, lang: str) -> tuple[str, str]:
     if pd.notna(row["ratio_to"]):
         axis = _labels(lang)["ratio"].format(y=int(row["ratio_to"]))
         return f"{name} ({axis})", axis
-    from simulator.model.indicators import INDICATORS
     unit = INDICATORS[ind].unit if ind in INDICATORS else "家"
     return name, _unit_axis(unit, lang)
 
@@ -158,9 +162,6 @@ def _segments(frame: pd.DataFrame, breaks: list[int]) -> list[pd.DataFrame]:
 
 
 def manifest(bt: Backtest, command: str) -> dict:
-    from simulator.analysis.calibration import sha256
-    from simulator.experiments.outputs import git_commit, versions
-
     p, h = bt.problem, bt.holdout
     inputs = [p.spec_path, p.region_path, p.spec_path.parent / p.spec.targets,
               *(p.policies_dir / f"{c}.yaml" for c in p.region.policy_catalogues)]
@@ -180,12 +181,6 @@ def manifest(bt: Backtest, command: str) -> dict:
                          "objective": h.loss, "dispersion": h.dispersion, "evaluations": int(len(h.history))},
             "band_includes": bt.band_includes, "intensity": bt.intensity_note,
             "seconds": round(bt.seconds, 1), "versions": versions(), "git_commit": git_commit()}
-
-
-def _md(df: pd.DataFrame) -> str:
-    from simulator.analysis.calibration_report import _md as md
-
-    return md(df)
 
 
 def report(bt: Backtest, charts: list[str]) -> str:
@@ -208,10 +203,11 @@ def report(bt: Backtest, charts: list[str]) -> str:
             f"{s.loc['all', 'coverage_80']:.0%} of the actual values inside the 80 % band "
             f"({s.loc['all', 'coverage_90']:.0%} inside the 90 % band).", "",
             _verdict(bt.summary), "",
-            _md(bt.summary), "",
+            markdown_table(bt.summary), "",
             "## Every held-out point", "",
-            _md(bt.table[["series", "year", "actual", "model_median", "model_p10", "model_p90", "model_error_pct",
-                          "trend", "trend_error_pct", "inside_80", "raw_median", "raw_error_pct"]]), "",
+            markdown_table(bt.table[["series", "year", "actual", "model_median", "model_p10", "model_p90",
+                                     "model_error_pct", "trend", "trend_error_pct", "inside_80", "raw_median",
+                                     "raw_error_pct"]]), "",
             "error % = 100 (model median or trend / actual - 1); inside_80 = actual within the 10-90 % band; "
             "raw = the same runs at the raw estimate of every free parameter (identified or not, no draws). "
             "The trend is the log-linear trend of the same series fitted to the data up to "
@@ -236,8 +232,6 @@ def _verdict(summary: pd.DataFrame) -> str:
 def write(bt: Backtest, out: str | Path | None = None, *, lang: str = "zh", force: bool = False, echo=None,
           command: str = "") -> Path:
     """Write the backtest folder (default ``outputs/<spec name>_backtest``); return it."""
-    from simulator.experiments.outputs import MANIFEST, output_folder, replace_folder
-
     dest = output_folder(Path(out) if out is not None else Path("outputs") / f"{bt.problem.spec.name}_backtest",
                          force, echo)
     partial = dest.with_name(f".{dest.name}.partial")

@@ -18,7 +18,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import yaml  # noqa: E402
 
-from simulator.analysis.calibration import Result, calibrated_document  # noqa: E402
+from simulator.analysis.calibration_result import Result, calibrated_document  # noqa: E402
+from simulator.analysis.markdown import markdown_table  # noqa: E402
 
 
 def write_outputs(result: Result, folder: Path, small: bool = False) -> Path:
@@ -100,22 +101,6 @@ def profile_chart(result: Result, path: Path) -> None:
     plt.close(fig)
 
 
-def _md(df: pd.DataFrame) -> str:
-    cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_fmt(v) for v in row) + " |")
-    return "\n".join(lines)
-
-
-def _fmt(v) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (float, np.floating)):
-        return "" if np.isnan(v) else f"{v:.4g}"
-    return str(v)
-
-
 def report(result: Result, doc: dict) -> str:
     """The markdown report: method, estimates and identification, fit table, out-of-sample check."""
     fit_ = result.final
@@ -137,7 +122,7 @@ def report(result: Result, doc: dict) -> str:
         rows.append({"parameter": name, "prior": e["prior"], "estimate": e["estimate"],
                      "90% interval": f"{e['interval90'][0]:.4g} - {e['interval90'][1]:.4g}",
                      "identified": e["identified"], "used value": e["value"], "unit": e["unit"]})
-    out += [_md(pd.DataFrame(rows)), ""]
+    out += [markdown_table(pd.DataFrame(rows)), ""]
     weak = [n for n in p.names if not fit_.identified[n]]
     if weak:
         out += ["**WARNING: the data cannot identify " + ", ".join(f"`{n}`" for n in weak) + ".** "
@@ -153,7 +138,7 @@ def report(result: Result, doc: dict) -> str:
                 "with the threshold measured from the estimate.", ""]
     out += ["Intervals are conditional profiles (other parameters held at the estimate): they understate "
             "uncertainty where parameters trade off against each other.", "",
-            "## Fit (all targets)", "", _md(result.fit_table.drop(columns=["definition", "rel_sd"])), "",
+            "## Fit (all targets)", "", markdown_table(result.fit_table.drop(columns=["definition", "rel_sd"])), "",
             "error_pct = simulated median / data - 1; band = 5-95 % over replicates at the used values "
             "(stochastic uncertainty only).", ""]
     if result.out_of_sample is not None:
@@ -163,7 +148,7 @@ def report(result: Result, doc: dict) -> str:
                     f"`{n}` {h.values()[n]:.4g}" + ("" if h.identified[n] else
                                                     f" (prior, not identified; raw {h.estimate[n]:.4g})")
                                                       for n in p.names), "",
-                _md(result.out_of_sample), "",
+                markdown_table(result.out_of_sample), "",
                 "trend = log-linear trend of the same series fitted to the data up to "
                 f"{h.fit_until} (including earlier years of calibration/{p.spec.trend_series}), extrapolated. "
                 "Mean absolute error, model "
