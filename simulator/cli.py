@@ -1,11 +1,13 @@
-"""Command line: ``innosim run``, ``rerun``, ``report``, ``sensitivity``, ``optimise``, ``policies``,
-``parameters``, ``calibrate``, ``backtest``, ``dashboard``.
+"""Command line of ``innosim``: the argument parser and :func:`main` (exit statuses, SIGTERM, one-line errors).
+
+Sub-commands ``run``, ``rerun``, ``report``, ``sensitivity``, ``optimise``, ``policies``,
+``parameters``, ``scenarios``, ``calibrate``, ``backtest``, ``dashboard``.
 
 Bad input ends with one line naming the file, the field and what is allowed,
 exit status 2, and nothing written (``--debug`` shows the traceback). So does a fault of the
 machine (a folder that cannot be written, a full disk, an unreachable scheduler), naming the
 path and what to do. SIGTERM stops a command as Ctrl-C does (status 143; 130 for Ctrl-C).
-The argument parser and :func:`main` are here; each command's body is in :mod:`simulator.commands`.
+Each command's body is in :mod:`simulator.commands`.
 """
 
 from __future__ import annotations

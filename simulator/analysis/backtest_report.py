@@ -1,5 +1,7 @@
-"""Files ``innosim backtest`` writes: backtest.csv, backtest_summary.csv, paths.csv, a chart per
-series (PNG + SVG), manifest.json and report.md.
+"""Files ``innosim backtest`` writes: the held-out table and summary, paths, a chart per series, report.md.
+
+backtest.csv, backtest_summary.csv, paths.csv, evaluations.csv, a chart per series (PNG + SVG),
+manifest.json and report.md.
 
 The folder is assembled in ``.<folder>.partial`` beside it and renamed into place at the end
 (:func:`simulator.experiments.outputs.replace_folder`), so an interrupted or failed backtest leaves nothing

@@ -21,6 +21,11 @@ as a ready-to-run scenario file, and, per required target, the best probability 
 reached: a target no mix within the bounds reaches is declared out of reach with that
 probability (a finding, not a failure).
 
+The pieces: :mod:`~simulator.analysis.optimise_spec` (the spec file),
+:mod:`~simulator.analysis.optimise_search` (the model-free search and the choice), this module
+(the model side: levers, goals, the evaluator, the result) and
+:mod:`~simulator.analysis.optimise_report` (the files written).
+
 Example:
     >>> from simulator.analysis.optimise import optimise
     >>> res = optimise("scenarios/optimise/qiqihar.yaml", trials=16, replicates=4)   # doctest: +SKIP

@@ -1,5 +1,8 @@
-"""Files ``innosim optimise`` writes: trials, Pareto front, per-target table, chart, report, manifest and
-the chosen mix as a runnable scenario file."""
+"""Files ``innosim optimise`` writes: trials, Pareto front, targets, chart, report, manifest, chosen scenario.
+
+The chosen mix is written as a runnable scenario file (``chosen_scenario.yaml`` or the spec's
+``scenario_out``) beside the tables.
+"""
 
 from __future__ import annotations
 
