@@ -36,7 +36,11 @@ from simulator.errors import InputError  # noqa: E402
 from simulator.experiments.prepared import Prepared, prepare  # noqa: E402
 from simulator.inputs.series import label as series_label  # noqa: E402
 from simulator.model.indicators import INDICATORS  # noqa: E402
-from simulator.report import plots  # noqa: E402
+from simulator.report.cost_chart import cost_chart  # noqa: E402
+from simulator.report.projection_charts import fan_chart, variants_chart  # noqa: E402
+from simulator.report.style import BUNDLED_FONT  # noqa: E402
+from simulator.report.target_charts import distance_chart, probability_chart  # noqa: E402
+from simulator.report.variants import variant_labels  # noqa: E402
 
 #: set by ``innosim dashboard`` before the server starts
 SETTINGS = {"scenarios": Path("scenarios"), "lang": "zh", "jobs": 1}
@@ -47,7 +51,7 @@ FIELD_LABELS = {"scale": "倍数 scale", "budget": "预算 万元/年 budget", "
 
 #: the page's own rules; Chinese text in the font the charts use (bundled with mplfonts, served locally)
 STYLE = f"""
-@font-face {{font-family: "Noto Sans CJK SC"; src: url("/static/assets/{plots.BUNDLED_FONT[1]}");}}
+@font-face {{font-family: "Noto Sans CJK SC"; src: url("/static/assets/{BUNDLED_FONT[1]}");}}
 .v-application, .v-application .text-h5, .v-application .text-h6, .v-application .title, .v-application .body-1,
 .v-application .body-2, .v-application .subtitle-1, .v-application .subtitle-2, .v-btn {{
     font-family: Roboto, "Noto Sans CJK SC", sans-serif !important; }}
@@ -85,17 +89,16 @@ def run_task(original: Prepared, text: str) -> None:
     charts.mkdir(parents=True, exist_ok=True)
     lang, names = SETTINGS["lang"], chart_names(prepared)
     if not result.targets.empty:
-        plots.distance_chart(result.targets, prepared.region, charts / "distance", lang, names, formats=("png",))
-        plots.probability_chart(result.targets, prepared.region, charts / "probability", lang, names,
-                                formats=("png",))
+        distance_chart(result.targets, prepared.region, charts / "distance", lang, names, formats=("png",))
+        probability_chart(result.targets, prepared.region, charts / "probability", lang, names, formats=("png",))
     if not result.additionality.empty:
-        plots.cost_chart(result.additionality, charts / "cost", lang, names, formats=("png",))
+        cost_chart(result.additionality, charts / "cost", lang, names, formats=("png",))
     outcome.set((result, prepared, charts))
 
 
 def chart_names(prepared: Prepared) -> dict[str, dict[str, str]]:
     """Chart names of the variants: ``base`` is the dashboard's mix here, not the plan."""
-    names = plots.variant_labels(prepared.scenario)
+    names = variant_labels(prepared.scenario)
     names["base"] = {"zh": "仪表盘组合", "en": "dashboard mix"}
     return names
 
@@ -215,8 +218,8 @@ def _indicator_charts(result: mix.MixResult, prepared: Prepared, charts: Path, i
     fan, variants = charts / f"fan_{indicator}", charts / f"variants_{indicator}"
     if not fan.with_suffix(".png").is_file():
         names = chart_names(prepared)
-        plots.fan_chart(rows, prepared.region, indicator, fan, lang, formats=("png",), names=names)
-        plots.variants_chart(rows, prepared.region, indicator, variants, lang, names=names, formats=("png",))
+        fan_chart(rows, prepared.region, indicator, fan, lang, formats=("png",), names=names)
+        variants_chart(rows, prepared.region, indicator, variants, lang, names=names, formats=("png",))
     return [fan.with_suffix(".png"), variants.with_suffix(".png")]
 
 
@@ -315,7 +318,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, scenarios: str | Path = "sc
     SETTINGS.update(scenarios=folder, lang=lang, jobs=jobs)
     from solara.server import settings as server_settings
 
-    server_settings.assets.extra_locations.append(plots.BUNDLED_FONT[0])   # the CJK font at /static/assets/
+    server_settings.assets.extra_locations.append(BUNDLED_FONT[0])   # the CJK font at /static/assets/
     root = Path(tempfile.gettempdir()) / f"innosim-dashboard-{os.getpid()}"
     # uvicorn re-raises a SIGTERM it caught once the server has stopped; exiting through Python then
     # lets the session folders (mix files, charts) be removed below instead of dying with them in place

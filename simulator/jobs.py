@@ -88,8 +88,9 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
                   report: bool = True) -> RunOutcome:
     """:func:`write_run` once ``requested`` is locked (``state`` gets the checkpoint folder; the lock of the
     folder actually written, if another, joins ``locks``)."""
+    from simulator.report.charts import indicator_chart_tasks, summary_chart_tasks
     from simulator.report.flows_chart import flows_chart
-    from simulator.report.plots import indicator_chart_tasks, summary_chart_tasks, variant_labels
+    from simulator.report.variants import variant_labels
 
     fingerprint = run_fingerprint(prepared, options)
     dest, run_dir = destination(requested, fingerprint, force=force, resume=resume, echo=stderr_echo(progress))

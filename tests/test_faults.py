@@ -46,10 +46,10 @@ RESULT_FILES = ("indicators.csv", "summary.csv", "targets.csv", "additionality.c
 @pytest.fixture(autouse=True, scope="module")
 def no_charts():
     """Charts are tested elsewhere; here they would only cost time (subprocesses are stopped before them)."""
-    import simulator.report.plots as plots
+    import simulator.report.charts as charts
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(plots, "indicator_chart_tasks", lambda *a, **k: [])
-        m.setattr(plots, "summary_chart_tasks", lambda *a, **k: [])
+        m.setattr(charts, "indicator_chart_tasks", lambda *a, **k: [])
+        m.setattr(charts, "summary_chart_tasks", lambda *a, **k: [])
         yield
 
 

@@ -1,7 +1,8 @@
-"""Report charts (simulator.report.plots): every chart writes a PNG and an SVG, Chinese renders without
-missing glyphs, NaN costs and probabilities are drawn as words, report_charts writes the full set;
-no text outside the figure and no overlapping tick labels (measured with the renderer) for every
-region in both languages; English charts hold no Chinese; footers cite document titles, never cut.
+"""Report charts (simulator.report.charts and the chart modules beside it): every chart writes a PNG and
+an SVG, Chinese renders without missing glyphs, NaN costs and probabilities are drawn as words,
+report_charts writes the full set; no text outside the figure and no overlapping tick labels
+(measured with the renderer) for every region in both languages; English charts hold no Chinese;
+footers cite document titles, never cut.
 
 Data: a real 3-replicate Qiqihar ensemble to 2026, a second and a no_policy variant faked by
 scaling it, and small target / additionality tables built by hand with the runner's columns; for
@@ -24,7 +25,15 @@ from simulator.experiments.prepared import prepare
 from simulator.inputs.series import slug, unit_of
 from simulator.jobs import write_run
 from simulator.model.indicators import INDICATORS
-from simulator.report import plots
+from simulator.report.charts import chart_tasks, plot_targets, report_charts
+from simulator.report.citations import cite, document_title
+from simulator.report.cost_chart import cost_chart
+from simulator.report.layout import ChartLayoutWarning, _stem, layout_problems, save_chart, text_width, wrap_text
+from simulator.report.projection_charts import fan_chart, variants_chart
+from simulator.report.style import DPI, chart_style, cjk_font
+from simulator.report.target_charts import _distance, distance_chart, probability_chart
+from simulator.report.units import COUNT_UNITS, format_number, unit_axis, with_unit
+from simulator.report.variants import variant_label, variant_labels, variant_order, variant_styles
 from tests.helpers import QIQIHAR, SCENARIOS
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -81,10 +90,10 @@ def test_missing_glyphs_would_be_caught(tmp_path):
 def test_report_charts_zh_full_set_without_missing_glyphs(ensemble, tmp_path):
     region, table, targets, additionality = ensemble
     region = region.model_copy(update={"targets": region.targets[:1]})   # gdp only: keeps the test fast
-    assert plots.cjk_font() is not None, "the bundled Noto Sans CJK SC must load, else zh falls back to en"
+    assert cjk_font() is not None, "the bundled Noto Sans CJK SC must load, else zh falls back to en"
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)   # "Glyph ... missing from font(s)" would fail here
-        files = plots.report_charts(table, targets, additionality, region, tmp_path / "report", "zh")
+        files = report_charts(table, targets, additionality, region, tmp_path / "report", "zh")
     names = sorted(f.name for f in files)
     expected = [f"{name}.{ext}" for name in ("fan_gdp", "variants_gdp", "probability", "distance", "cost")
                 for ext in ("png", "svg")]
@@ -96,7 +105,7 @@ def test_report_charts_zh_full_set_without_missing_glyphs(ensemble, tmp_path):
 
 def test_fan_chart_en_png_at_300_dpi_and_svg(ensemble, tmp_path):
     region, table, _, _ = ensemble
-    files = plots.fan_chart(table, region, "hte_count", tmp_path / "fan_hte.png", lang="en",
+    files = fan_chart(table, region, "hte_count", tmp_path / "fan_hte.png", lang="en",
                             variant="double_hte_award")
     assert_png_svg(files, "fan_hte")
     from PIL import Image
@@ -107,20 +116,20 @@ def test_fan_chart_en_png_at_300_dpi_and_svg(ensemble, tmp_path):
 def test_fan_chart_unknown_variant_or_language(ensemble, tmp_path):
     region, table, _, _ = ensemble
     with pytest.raises(ValueError, match="not in the table"):
-        plots.fan_chart(table, region, "rd_intensity", tmp_path / "x", "zh", variant="nope")
+        fan_chart(table, region, "rd_intensity", tmp_path / "x", "zh", variant="nope")
     with pytest.raises(ValueError, match="lang"):
-        plots.fan_chart(table, region, "rd_intensity", tmp_path / "x", "fr")
+        fan_chart(table, region, "rd_intensity", tmp_path / "x", "fr")
 
 
 def test_variants_chart_en(ensemble, tmp_path):
     region, table, _, _ = ensemble
-    assert_png_svg(plots.variants_chart(table, region, "gdp", tmp_path / "variants_gdp", "en"), "variants_gdp")
+    assert_png_svg(variants_chart(table, region, "gdp", tmp_path / "variants_gdp", "en"), "variants_gdp")
 
 
 def test_probability_chart_en_with_missing_probability(ensemble, tmp_path):
     region, _, targets, _ = ensemble
     assert targets["probability_met"].isna().any()
-    assert_png_svg(plots.probability_chart(targets, region, tmp_path / "probability", "en"), "probability")
+    assert_png_svg(probability_chart(targets, region, tmp_path / "probability", "en"), "probability")
 
 
 def test_cost_chart_nan_rows_are_words_not_crashes(ensemble, tmp_path):
@@ -130,30 +139,30 @@ def test_cost_chart_nan_rows_are_words_not_crashes(ensemble, tmp_path):
     assert cost["cost_per_unit_median"].isna().sum() == 3
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        files = plots.cost_chart(cost, tmp_path / "cost", "zh")
+        files = cost_chart(cost, tmp_path / "cost", "zh")
     assert_png_svg(files, "cost")
 
 
 def test_cost_chart_empty_table(tmp_path):
     empty = pd.DataFrame(columns=["variant", "outcome", "year", "extra_median", "extra_p05", "extra_p95",
                                   "cost_median", "cost_per_unit_median", "unit"])
-    assert_png_svg(plots.cost_chart(empty, tmp_path / "cost", "en"), "cost")
+    assert_png_svg(cost_chart(empty, tmp_path / "cost", "en"), "cost")
 
 
 def test_plot_targets_keeps_one_png_per_indicator_of_base(ensemble, tmp_path):
     """The runner's charts: <indicator>.png only, drawn from the base variant of a multi-variant table."""
     region, table, _, _ = ensemble
     region = region.model_copy(update={"targets": region.targets[4:5]})
-    files = plots.plot_targets(table, region, tmp_path, lang="zh")
+    files = plot_targets(table, region, tmp_path, lang="zh")
     assert files == [tmp_path / "hte_count.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hte_count.png"]
 
 
 def test_helpers_label_and_colour_rules():
-    assert plots._num(1200) == "1,200" and plots._num(2.30) == "2.3" and plots._num(float("nan")) == "–"
-    assert plots._variant_order(["no_policy", "x", "base", "y"]) == ["base", "x", "y", "no_policy"]
-    a = plots._variant_styles(["base", "no_policy", "x"])
-    b = plots._variant_styles(["x", "base"])       # the cost chart has no no_policy: same colours
+    assert format_number(1200) == "1,200" and format_number(2.30) == "2.3" and format_number(float("nan")) == "–"
+    assert variant_order(["no_policy", "x", "base", "y"]) == ["base", "x", "y", "no_policy"]
+    a = variant_styles(["base", "no_policy", "x"])
+    b = variant_styles(["x", "base"])       # the cost chart has no no_policy: same colours
     assert a["base"] == b["base"] and a["x"] == b["x"]
 
 
@@ -164,11 +173,11 @@ CJK = re.compile("[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 def test_wrap_fits_the_width_never_drops_text_nor_splits_a_word(lang):
     text = ("来源: 《哈大齐国家自主创新示范区齐齐哈尔片区建设实施方案》(齐政发〔2023〕14号) · 目标 专栏1 第5行; "
             + "很长的条款" * 30 + " and a long English clause with words like distinguishable and counterfactual" * 4)
-    with plots._style(lang):
-        wrapped = plots._wrap(text, 300, 7)
+    with chart_style(lang):
+        wrapped = wrap_text(text, 300, 7)
         lines = wrapped.split("\n")
         assert len(lines) > 3
-        assert all(plots.text_width(line, 7) <= 300 for line in lines)
+        assert all(text_width(line, 7) <= 300 for line in lines)
     assert "".join(wrapped.split()) == "".join(text.split()), "nothing dropped or cut with '…'"
     words = set(re.findall(r"[A-Za-z]+", text))
     assert words <= {w for line in lines for w in re.findall(r"[A-Za-z]+", line)}, "no English word split"
@@ -177,33 +186,33 @@ def test_wrap_fits_the_width_never_drops_text_nor_splits_a_word(lang):
 
 def test_sources_cite_titles_and_stay_in_the_chart_language():
     doc = "000_9b00245553ae58f3.txt"
-    zh = plots.cite("000 专栏1 row 5; 一.(二)4 (200家以上)", "zh", doc)
-    en = plots.cite("000 专栏1 row 5; 一.(二)4 (200家以上)", "en", doc)
+    zh = cite("000 专栏1 row 5; 一.(二)4 (200家以上)", "zh", doc)
+    en = cite("000 专栏1 row 5; 一.(二)4 (200家以上)", "en", doc)
     assert zh == "专栏1 第5行; 一.(二)4 (200家以上)" and "row" not in zh
     assert en == "Box 1 row 5; sec. 1.(2)4" and not CJK.search(en)
-    other = plots.cite("003 一.(二) 国家级高新区研发投入强度达到4%以上 (national zone)", "en", doc)
+    other = cite("003 一.(二) 国家级高新区研发投入强度达到4%以上 (national zone)", "en", doc)
     assert other.startswith("Opinions of the Baotou") and other.endswith("sec. 1.(2) (national zone)")
-    assert "national zone" not in plots.cite("003 一.(二) 达到4%以上 (national zone)", "zh", "003")
+    assert "national zone" not in cite("003 一.(二) 达到4%以上 (national zone)", "zh", "003")
     for lang in ("zh", "en"):
-        title = plots.document_title(doc, lang)
+        title = document_title(doc, lang)
         assert "9b00245553ae58f3" not in title
         assert ("齐政发〔2023〕14号" if lang == "zh" else "No. 14") in title
-        assert plots.document_title("my_own_plan.txt", lang) == "my_own_plan.txt"   # unknown: named as given
+        assert document_title("my_own_plan.txt", lang) == "my_own_plan.txt"   # unknown: named as given
 
 
 def test_english_units_and_variant_names():
-    assert plots._with_unit(300, "亿元", "en") == "30 billion yuan"
-    assert plots._with_unit(1850, "万元", "en") == "18.5 million yuan"
-    assert plots._with_unit(200, "家", "en", "hte_count") == "200 firms"
-    assert plots._with_unit(5, "家", "en", "national_incubators") == "5 incubators"
-    assert plots._with_unit(1, "家", "en", "incubator_count") == "1 carrier"
-    assert plots._with_unit(200, "家", "zh", "hte_count") == "200家"
-    assert plots._unit_axis("万元", "en") == "10 000 yuan" and plots._unit_axis("亿元", "en") == "100 million yuan"
-    names = plots.variant_labels(prepare(QIQIHAR).scenario)
+    assert with_unit(300, "亿元", "en") == "30 billion yuan"
+    assert with_unit(1850, "万元", "en") == "18.5 million yuan"
+    assert with_unit(200, "家", "en", "hte_count") == "200 firms"
+    assert with_unit(5, "家", "en", "national_incubators") == "5 incubators"
+    assert with_unit(1, "家", "en", "incubator_count") == "1 carrier"
+    assert with_unit(200, "家", "zh", "hte_count") == "200家"
+    assert unit_axis("万元", "en") == "10 000 yuan" and unit_axis("亿元", "en") == "100 million yuan"
+    names = variant_labels(prepare(QIQIHAR).scenario)
     assert names["base"] == {"zh": "规划方案", "en": "policies as written"}
     assert set(names) >= {"base", "no_policy", "double_hte_award", "talent_instead_of_awards"}
     assert all(CJK.search(n["zh"]) and not CJK.search(n["en"]) for n in names.values())
-    assert plots._variant_label("something_else", "zh", names) == "something_else"
+    assert variant_label("something_else", "zh", names) == "something_else"
 
 
 # ---------------------------------------------------------------- layout, every region, both languages
@@ -226,7 +235,7 @@ def synthetic_tables(prepared, replicates: int = 3):
             start = region.base(name)
         else:
             start = 0.0 if name == "subsidy_paid" else 10.0
-        count = unit_of(name, INDICATORS) in plots.COUNT_UNITS
+        count = unit_of(name, INDICATORS) in COUNT_UNITS
         for j, v in enumerate(variants):
             for k in range(replicates):
                 steps = years - region.base_year
@@ -253,23 +262,24 @@ def test_every_chart_of_every_region_keeps_text_inside_and_ticks_apart(path, mon
     raw variant id in a legend, no seed file name in a footer, nothing cut with '…'."""
     prepared = prepare(path)
     table, targets, additionality = synthetic_tables(prepared)
-    names = plots.variant_labels(prepared.scenario)
+    names = variant_labels(prepared.scenario)
     seen: list[tuple[str, list[str]]] = []
-    real_save = plots._save
+    real_save = save_chart
 
     def inspect_then_save(fig, stem, formats=("png", "svg")):
         from matplotlib.text import Text
 
         texts = [t.get_text() for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
-        seen.append((plots._stem(stem).name, texts))
+        seen.append((_stem(stem).name, texts))
         return real_save(fig, stem, ())        # layout check only: drawing PNGs is not what is tested here
 
-    monkeypatch.setattr(plots, "_save", inspect_then_save)
+    for module in ("projection_charts", "target_charts", "cost_chart"):
+        monkeypatch.setattr(f"simulator.report.{module}.save_chart", inspect_then_save)
     for lang in ("zh", "en"):
         seen.clear()
         with warnings.catch_warnings():
-            warnings.simplefilter("error", plots.ChartLayoutWarning)
-            for func, args in plots.chart_tasks(table, targets, additionality, prepared.region, "unused", lang,
+            warnings.simplefilter("error", ChartLayoutWarning)
+            for func, args in chart_tasks(table, targets, additionality, prepared.region, "unused", lang,
                                                 names):
                 func(*args)
         charts = {name for name, _ in seen}
@@ -289,15 +299,15 @@ def test_layout_check_catches_overlapping_ticks_and_text_outside():
     fig, ax = plt.subplots(figsize=(2, 2))
     ax.set_xticks(range(5), ["a very long tick label"] * 5)
     fig.text(0.9, 0.5, "runs off the right edge of the figure")
-    fig.set_dpi(plots.DPI)
-    problems = plots.layout_problems(fig)
+    fig.set_dpi(DPI)
+    problems = layout_problems(fig)
     plt.close(fig)
     assert any("overlapping x tick labels" in p for p in problems)
     assert any("outside the figure" in p and "runs off" in p for p in problems)
     fig, ax = plt.subplots(figsize=(4, 3))
     ax.plot([0, 1], [0, 1])
     fig.tight_layout()
-    assert plots.layout_problems(fig) == []
+    assert layout_problems(fig) == []
     plt.close(fig)
 
 
@@ -305,7 +315,7 @@ def test_the_runners_charts_in_english_pass_the_layout_check(tmp_path):
     """The runner itself (in-process charts): an English run writes probability, distance and cost
     without a layout warning."""
     with warnings.catch_warnings():
-        warnings.simplefilter("error", plots.ChartLayoutWarning)
+        warnings.simplefilter("error", ChartLayoutWarning)
         write_run(SCENARIOS / "sys_youyi.yaml", out=tmp_path / "out", replicates=2, horizon=2024, lang="en",
                   progress=False)
     pngs = {p.stem for p in (tmp_path / "out").glob("*.png")}
@@ -317,10 +327,10 @@ def test_fan_chart_marks_the_target_at_its_year_only(ensemble, tmp_path, monkeyp
     region, table, _, _ = ensemble
     target = next(t for t in region.targets if t.indicator == "hte_count")
     lines: list = []
-    real_save = plots._save
-    monkeypatch.setattr(plots, "_save", lambda fig, stem, formats=(): (lines.extend(fig.axes[0].lines),
-                                                                       real_save(fig, stem, ()))[1])
-    plots.fan_chart(table, region, "hte_count", tmp_path / "fan", "en")
+    real_save = save_chart
+    monkeypatch.setattr("simulator.report.projection_charts.save_chart",
+                        lambda fig, stem, formats=(): (lines.extend(fig.axes[0].lines), real_save(fig, stem, ()))[1])
+    fan_chart(table, region, "hte_count", tmp_path / "fan", "en")
     at_target = [ln for ln in lines if np.allclose(np.asarray(ln.get_ydata(), float), target.value)]
     assert at_target, "the target is drawn"
     spans = [np.ptp(np.asarray(ln.get_xdata(), float)) for ln in at_target]
@@ -333,10 +343,10 @@ def test_distance_chart_reads_new_target_rows_and_skips_non_positive_targets(ens
     extra = targets.iloc[[0]].assign(indicator="gdp", kind="growth", target_value=0.0, target_year=2024)
     more = pd.concat([targets.assign(kind="level"), extra], ignore_index=True)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", plots.ChartLayoutWarning)
-        assert_png_svg(plots.distance_chart(more, region, tmp_path / "distance", "en"), "distance")
-        assert_png_svg(plots.probability_chart(more, region, tmp_path / "probability", "zh"), "probability")
-    assert np.isnan(plots._distance(extra.iloc[0])[0])
+        warnings.simplefilter("error", ChartLayoutWarning)
+        assert_png_svg(distance_chart(more, region, tmp_path / "distance", "en"), "distance")
+        assert_png_svg(probability_chart(more, region, tmp_path / "probability", "zh"), "probability")
+    assert np.isnan(_distance(extra.iloc[0])[0])
     row = pd.Series({"indicator": "national_rank", "target_value": 65, "median": 130, "p05": 100, "p95": 160})
-    med, low, high = plots._distance(row)
+    med, low, high = _distance(row)
     assert med == pytest.approx(50) and low < med < high

@@ -33,10 +33,10 @@ RUN = ["--replicates", "24", "--horizon", "2027", "--lang", "en"]
 @pytest.fixture(autouse=True, scope="module")
 def no_charts():
     """Charts are tested elsewhere (test_cli, test_plots); here they would only cost time."""
-    import simulator.report.plots as plots
+    import simulator.report.charts as charts
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(plots, "indicator_chart_tasks", lambda *a, **k: [])
-        m.setattr(plots, "summary_chart_tasks", lambda *a, **k: [])
+        m.setattr(charts, "indicator_chart_tasks", lambda *a, **k: [])
+        m.setattr(charts, "summary_chart_tasks", lambda *a, **k: [])
         yield
 
 

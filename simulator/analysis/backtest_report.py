@@ -29,17 +29,9 @@ from simulator.analysis.calibration_result import sha256  # noqa: E402
 from simulator.analysis.markdown import markdown_table  # noqa: E402
 from simulator.experiments.outputs import MANIFEST, git_commit, output_folder, replace_folder, versions  # noqa: E402
 from simulator.model.indicators import INDICATORS  # noqa: E402
-from simulator.report.plots import (  # noqa: E402
-    FAN_BLUES,
-    FIG_WIDTH,
-    TARGET_COLOR,
-    _indicator_name,
-    _note,
-    _save,
-    _style,
-    _unit_axis,
-    resolve_lang,
-)
+from simulator.report.layout import add_note, save_chart  # noqa: E402
+from simulator.report.style import FAN_BLUES, FIG_WIDTH, TARGET_COLOR, chart_style, resolve_lang  # noqa: E402
+from simulator.report.units import indicator_name, unit_axis  # noqa: E402
 
 TREND_COLOR = "#E69F00"     # Okabe-Ito orange against the blue bands and the vermillion actuals
 TABLE = "backtest.csv"
@@ -76,12 +68,12 @@ def _series_name(bt: Backtest, key: str, lang: str) -> tuple[str, str]:
     """Display name and axis label of a series."""
     row = bt.table[bt.table["series"] == key].iloc[0]
     ind = row["indicator"]
-    name = _NAMES.get(ind, {}).get(lang) or _indicator_name(ind, lang)
+    name = _NAMES.get(ind, {}).get(lang) or indicator_name(ind, lang)
     if pd.notna(row["ratio_to"]):
         axis = _labels(lang)["ratio"].format(y=int(row["ratio_to"]))
         return f"{name} ({axis})", axis
     unit = INDICATORS[ind].unit if ind in INDICATORS else "家"
-    return name, _unit_axis(unit, lang)
+    return name, unit_axis(unit, lang)
 
 
 def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[Path]:
@@ -95,7 +87,7 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
     trend = bt.trend[bt.trend["series"] == key]
     breaks = [POST_CENSUS_FROM] if key == INTENSITY else []
     name, axis = _series_name(bt, key, lang)
-    with _style(lang):
+    with chart_style(lang):
         fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.2))
         ins = q[q.index <= fit_until]
         for seg in _segments(ins, breaks):
@@ -150,8 +142,8 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
         fig.tight_layout()
         drawn = list(bt.drawn)
         inc = lab["parametric"].format(names=", ".join(drawn)) if drawn else lab["stochastic"]
-        _note(fig, lab["note"].format(inc=inc))
-        return _save(fig, path)
+        add_note(fig, lab["note"].format(inc=inc))
+        return save_chart(fig, path)
 
 
 def _segments(frame: pd.DataFrame, breaks: list[int]) -> list[pd.DataFrame]:

@@ -38,7 +38,7 @@ CHART_COLOURS = 128
 #: text width of an A4 page with the template's margins, and the tallest a printed chart may be (mm):
 #: half a page for a wide chart, a page for one taller than wide
 PRINT_WIDTH_MM, PRINT_HEIGHT_MM = 186.0, (110.0, 235.0)
-#: the font of the charts (simulator.report.plots.BUNDLED_FONT; repeated so that a report does not import matplotlib)
+#: the font of the charts (simulator.report.style.BUNDLED_FONT; repeated so that a report does not import matplotlib)
 BUNDLED_FONT = ("mplfonts", "fonts/NotoSansCJKsc-Regular.otf")
 #: chart order in the report: the answer first, then per-indicator detail
 CHART_ORDER = ("distance", "probability", "cost", "fan_", "variants_")

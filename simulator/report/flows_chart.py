@@ -10,7 +10,8 @@ import pandas as pd
 
 from simulator.experiments.flows import HTE_IN, HTE_OUT
 from simulator.model.indicators import INDICATORS
-from simulator.report.plots import _save, _style  # charts share the project's fonts and formats
+from simulator.report.layout import save_chart  # charts share the project's fonts and formats
+from simulator.report.style import chart_style
 
 
 def flows_chart(flows: pd.DataFrame, variant: str, path: str | Path, lang: str = "zh") -> list[Path]:
@@ -20,7 +21,7 @@ def flows_chart(flows: pd.DataFrame, variant: str, path: str | Path, lang: str =
     label = (lambda n: INDICATORS[n].zh) if lang == "zh" else (lambda n: INDICATORS[n].en)
     colors = {"hte_new_certifications": "#0072B2", "hte_reentries": "#56B4E9", "hte_entrants": "#009E73",
               "hte_expired": "#E69F00", "hte_exits": "#D55E00"}
-    with _style(lang):
+    with chart_style(lang):
         fig, ax = plt.subplots(figsize=(7.5, 4.2))
         years = rows["year"].to_numpy()
         up = np.zeros(len(rows))
@@ -42,4 +43,4 @@ def flows_chart(flows: pd.DataFrame, variant: str, path: str | Path, lang: str =
         ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         ax.legend(fontsize=7, ncol=3, loc="upper left", frameon=False)
         ax.margins(y=0.25)
-        return _save(fig, path)
+        return save_chart(fig, path)

@@ -1,8 +1,9 @@
 """Charts of the research toolkit: sensitivity bars and the optimiser's cost-probability front.
 
-Same conventions as :mod:`simulator.report.plots` (whose font, style, wrapping and saving helpers
-they reuse): Chinese (``zh``) or English (``en``) labels, the bundled CJK font, PNG at
-300 dpi and SVG with the same stem, a note under the axes saying how the numbers were made.
+Same conventions as the report's charts (whose font, style, wrapping and saving helpers they reuse:
+:mod:`simulator.report.style`, :mod:`simulator.report.layout`): Chinese (``zh``) or English (``en``)
+labels, the bundled CJK font, PNG at 300 dpi and SVG with the same stem, a note under the axes saying
+how the numbers were made.
 
 * :func:`sensitivity_chart` - the most influential factors for one output, as horizontal
   bars (tornado order): Morris ``mu*`` with its 95 % interval and ``sigma``, or Sobol ``ST``
@@ -15,26 +16,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+import matplotlib
 
-from simulator.report.plots import (
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from simulator.report.layout import add_note, chart_title, save_chart, wrap_text  # noqa: E402
+from simulator.report.style import (  # noqa: E402
     BASE_COLOR,
     FIG_WIDTH,
     NO_POLICY_COLOR,
     TARGET_COLOR,
     TITLE_PT,
-    _indicator_name,
-    _note,
-    _save,
-    _style,
-    _title,
-    _unit_axis,
-    _with_unit,
-    _wrap,
-    plt,
+    chart_style,
     resolve_lang,
 )
+from simulator.report.units import indicator_name, unit_axis, with_unit  # noqa: E402
 
 _TEXT = {
     "zh": {"morris": "Morris 筛选: μ* (平均绝对基本效应)", "sobol": "Sobol 指数: 总效应 ST 与一阶 S1",
@@ -79,9 +78,9 @@ def output_label(output: str, lang: str) -> tuple[str, str]:
     indicator, _, year = core.rpartition("_")
     from simulator.model.indicators import INDICATORS
 
-    unit = "" if prob else _unit_axis(INDICATORS[indicator].unit if indicator in INDICATORS else "", lang,
+    unit = "" if prob else unit_axis(INDICATORS[indicator].unit if indicator in INDICATORS else "", lang,
                                       indicator)
-    name = f"{_indicator_name(indicator, lang)} {year}"
+    name = f"{indicator_name(indicator, lang)} {year}"
     return (f"{name} {t['prob']}" if prob else f"{name} ({t['mean']})"), unit
 
 
@@ -102,10 +101,10 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
     name, unit = output_label(output, lang)
     levers = [f for f in result.factors if f.is_lever]
     params = [f for f in result.factors if not f.is_lever]
-    with _style(lang):
+    with chart_style(lang):
         # the title's lines above the bars, then room per factor (at least two rows high)
         title = f"{t['influence'].format(output=name)}\n{t[result.method]}"
-        title = _wrap(_title(title, region, lang) if region is not None else title, TITLE_PT, 11)
+        title = wrap_text(chart_title(title, region, lang) if region is not None else title, TITLE_PT, 11)
         fig, ax = plt.subplots(figsize=(FIG_WIDTH, 1.0 + 0.22 * (title.count("\n") + 1)
                                         + 0.32 * max(len(part), 2)))
         y = np.arange(len(part))[::-1]
@@ -118,7 +117,7 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
             ax.barh(y, part["mu_star"], xerr=part["mu_star_conf"], color=colors, ecolor="#444444",
                     capsize=2, label=t["mu_star"])
             ax.plot(part["sigma"], y, "D", color=TARGET_COLOR, ms=4, label=t["sigma"])
-            ax.set_xlabel(_wrap(t["x_morris"].format(unit=unit or "–"), FIG_WIDTH * 72 * 0.6, 10))
+            ax.set_xlabel(wrap_text(t["x_morris"].format(unit=unit or "–"), FIG_WIDTH * 72 * 0.6, 10))
         else:
             h = 0.38
             ax.barh(y + h / 2, part["ST"].clip(lower=0), h, xerr=part["ST_conf"], color=colors, ecolor="#444444",
@@ -139,9 +138,9 @@ def sensitivity_chart(result, output: str, path: str | Path, region=None, lang: 
                   else "calibrated 90 % intervals (others: prior ±50 %)",
                   "full": "parameters.yaml bounds"}.get(bounds, bounds) if params else "–"
         lev = f"{levers[0].low:g}–{levers[0].high:g}×" if levers else "–"
-        _note(fig, t["note"].format(method=result.method, points=result.options.get("points", len(result.X)),
+        add_note(fig, t["note"].format(method=result.method, points=result.options.get("points", len(result.X)),
                                     reps=result.options.get("replicates", "?"), ranges=ranges, levers=lev))
-        return _save(fig, path, formats)
+        return save_chart(fig, path, formats)
 
 
 def pareto_chart(trials: pd.DataFrame, path: str | Path, *, required: float | None = None,
@@ -154,7 +153,7 @@ def pareto_chart(trials: pd.DataFrame, path: str | Path, *, required: float | No
     """
     lang = resolve_lang(lang)
     t = _TEXT[lang]
-    with _style(lang):
+    with chart_style(lang):
         fig, ax = plt.subplots(figsize=(FIG_WIDTH, 4.2))
         ax.scatter(trials["cost_mean"], trials["p_required"], s=12, color="#9ecae1", label=t["tried"])
         front = trials[trials["pareto"]].sort_values("cost_mean")
@@ -172,14 +171,14 @@ def pareto_chart(trials: pd.DataFrame, path: str | Path, *, required: float | No
             ax.axhline(required, color=TARGET_COLOR, ls="--", lw=0.9, label=t["required"].format(p=required))
         if budget is not None:
             ax.axvline(budget, color=TARGET_COLOR, ls=":", lw=0.9,
-                       label=t["budget"].format(b=_with_unit(budget, "万元", lang)))
+                       label=t["budget"].format(b=with_unit(budget, "万元", lang)))
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(left=0)
         ax.set_xlabel(t["cost"])
         ax.set_ylabel(t["p_axis"])
         ax.grid(alpha=0.3, lw=0.6)
         ax.legend(loc="center right", frameon=False, fontsize=8)
-        title = _title(t["pareto_title"], region, lang) if region is not None else t["pareto_title"]
-        fig.suptitle(_wrap(title, TITLE_PT, 11), fontsize=11, x=0.01, ha="left")
-        _note(fig, t["pareto_note"].format(reps=replicates, targets=targets, start=years[0], end=years[1]))
-        return _save(fig, path, formats)
+        title = chart_title(t["pareto_title"], region, lang) if region is not None else t["pareto_title"]
+        fig.suptitle(wrap_text(title, TITLE_PT, 11), fontsize=11, x=0.01, ha="left")
+        add_note(fig, t["pareto_note"].format(reps=replicates, targets=targets, start=years[0], end=years[1]))
+        return save_chart(fig, path, formats)
