@@ -10,9 +10,12 @@ institutions, carriers, alliances). Extensive figures (GDP, revenue, technology
 contracts, firms) scale by that share; intensive ones (R&D/GDP, high-tech share)
 are the city's; counts (HTEs, carriers, R&D institutions) are the city's 2021
 counts split by the county's share of the same column (largest remainder).
-Targets are the county's 附件2 allocations for 2023: the four stock columns as levels and
-转化各类科技成果 as a cumulative flow over 2021-2023 (simulator/targets.py); 产业联盟 stays not
-modelled (no alliance agent). The EDZ also carries 001 二.5's 经开区 GDP growth. Every generated
+Alliances: the city's 24 of 2021 (004 三.3) split by the 附件2 column 产业联盟 (largest remainder), its
+6 provincial ones split in proportion to the counties' counts; technology-transfer demonstration
+institutions are not allocated to counties by 附件2, so the county files have none (the city file
+evaluates them). Targets are the county's 附件2 allocations for 2023: the five stock columns as levels
+and 转化各类科技成果 as a cumulative flow over 2021-2023 (simulator/model/targets.py). The EDZ also
+carries 001 二.5's 经开区 GDP growth. Every generated
 figure says so in its source. Because a county starts as a scaled copy, a target its
 allocated 2021 share already meets is met by construction; targets.csv marks such targets
 (column met_in_base_year) instead of counting them as achievements. Re-run after editing the
@@ -39,7 +42,8 @@ IDS = {"集贤县": ("sys_jixian", "Jixian county"), "友谊县": ("sys_youyi", 
        "市经开区管委": ("sys_edz", "Shuangyashan economic development zone")}
 STOCKS = ("tech_sme", "hte", "rd_institutions", "incubators", "alliances")
 TARGET_COLUMNS = {"tech_sme": ("tech_sme_count", "家"), "hte": ("hte_count", "家"),
-                  "rd_institutions": ("rd_institution_count", "个"), "incubators": ("incubator_count", "家")}
+                  "rd_institutions": ("rd_institution_count", "个"), "incubators": ("incubator_count", "家"),
+                  "alliances": ("alliance_count", "家")}
 #: the vocational college, the city's one higher-education institution (004 三.10), is placed in Jianshan
 #: district, the city centre (assumption: the college's campus is in the urban districts)
 COLLEGE_DISTRICT = "尖山区"
@@ -64,7 +68,12 @@ def main() -> None:
     hte = split(int(base["hte_count"]["value"]), [c["hte"] for c in counties])
     carriers = split(int(base["incubator_count"]["value"]), [c["incubators"] for c in counties])
     institutions = split(int(base["rd_institution_count"]["value"]), [c["rd_institutions"] for c in counties])
-    for c, s, n_hte, n_car, n_inst in zip(counties, shares, hte, carriers, institutions, strict=True):
+    city_alliances = city["alliances"]
+    alliances = split(city_alliances["municipal"] + city_alliances["provincial"] + city_alliances["national"],
+                      [c["alliances"] for c in counties])
+    provincial = split(city_alliances["provincial"], alliances)
+    for c, s, n_hte, n_car, n_inst, n_all, n_prov in zip(counties, shares, hte, carriers, institutions, alliances,
+                                                         provincial, strict=True):
         rid, en = IDS[c["name"]]
         why = (f"{c['name']} holds {s:.1%} of the city in 004 附件2 (mean of its shares of tech SMEs "
                f"{c['tech_sme']}/80, HTEs {c['hte']}/36, R&D institutions {c['rd_institutions']}/24, carriers "
@@ -98,11 +107,15 @@ def main() -> None:
                                  "source": "001 一.(二); 二.5 经开区地区生产总值增速达到6% (2025 over 2024, nominal; "
                                            "the municipal economic development zone read as a 经开区)"})
         r["not_modelled"] = [
-            {"row": f"004 附件2 {c['name']} 产业联盟 {c['alliances']}",
-             "why": "alliances are not agents in the model. Needs: an alliance agent (member firms and institutes, "
-                    "a founding rule)"},
-            {"row": "004 二 R&D强度1.5%, 技术合同3亿元, 规上工业企业有研发活动占比30%",
-             "why": "city-wide targets, not allocated to counties (evaluated in regions/shuangyashan.yaml)"}]
+            {"row": "004 二 R&D强度1.5%, 技术合同3亿元, 规上工业企业有研发活动占比30%; 三.3 技术转移示范机构8家",
+             "why": "city-wide targets, not allocated to counties by 附件2 (evaluated in regions/shuangyashan.yaml)"}]
+        r["alliances"] = {
+            "municipal": n_all - n_prov, "provincial": n_prov, "national": 0,
+            "source": f"assumption: the city's 2021 count ({city_alliances['source']}) split by the county's share "
+                      f"of the 附件2 column 产业联盟 ({c['alliances']}/{total['alliances']}, largest remainder)",
+            "levels_source": f"assumption: the city's {city_alliances['provincial']} provincial alliances split in "
+                             "proportion to the counties' counts (largest remainder); none national, as the city"}
+        del r["transfer_institutions"]
         pop = r["population"]
         pop["n_firms"] = {"value": max(int(round(pop["n_firms"]["value"] * s)), 100),
                           "source": f"assumption: the city's {city['population']['n_firms']['value']} firms x {s:.4f}; "
@@ -134,7 +147,7 @@ def main() -> None:
             f"# {c['name']}: region file generated from 004 附件2; all of 004's instruments at their defaults.\n"
             + yaml.safe_dump(scenario, allow_unicode=True, sort_keys=False), "utf-8")
         print(rid, f"share {s:.3f}", f"firms {r['population']['n_firms']['value']}", f"HTE {n_hte}",
-              f"carriers {n_car}", f"institutions {max(n_inst, 1)}")
+              f"carriers {n_car}", f"institutions {max(n_inst, 1)}", f"alliances {n_all} ({n_prov} provincial)")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from simulator.errors import NULL, closest, unit_problem
+from simulator.inputs.alliances import AllianceGroup, TransferGroup
 from simulator.inputs.reading import load_yaml
 from simulator.inputs.schema import FILE_STEM, MAX_FIGURE, LocalName, Strict, invalid
 from simulator.inputs.series import FLOW_INDICATORS, INDICATOR_INFO, PROPERTY_INFO, series_key, unit_of
@@ -290,6 +291,8 @@ class Region(Strict):
     incubators: CarrierGroup
     institutes: InstituteGroup
     ranking: Ranking | None = None
+    alliances: AllianceGroup | None = None
+    transfer_institutions: TransferGroup | None = None
 
     @field_validator("policy_catalogues")
     @classmethod
@@ -342,9 +345,12 @@ class Region(Strict):
     @model_validator(mode="after")
     def _targets_after_base(self) -> Region:
         for i, t in enumerate(self.targets):
-            if not self.base_year < t.year <= 2100:
-                raise invalid("a target year must fall after the base year", at=("targets", i, "year"), value=t.year,
-                              allowed=f"{self.base_year + 1} to 2100")
+            # a level target may name the base year (a milestone of the year the plan was written in: met by
+            # construction, targets.csv says met_in_base_year); the other kinds have no base-year value
+            first_year = self.base_year + (t.kind != "level")
+            if not first_year <= t.year <= 2100:
+                raise invalid("a target year must fall after the base year (a level target: or be it)",
+                              at=("targets", i, "year"), value=t.year, allowed=f"{first_year} to 2100")
             for field in ("base_year", "from_year"):
                 first = getattr(t, field)
                 if first is not None and first < self.base_year:

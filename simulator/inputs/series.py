@@ -118,6 +118,16 @@ INDICATOR_INFO: SeriesTable = SeriesTable({
     "tenant_graduations": IndicatorInfo("家", "毕业在孵企业", "Tenants graduating"),
     "rd_institutions_founded": IndicatorInfo("个", "新建研发机构", "R&D institutions founded"),
     "rd_institution_upgrades": IndicatorInfo("个", "研发机构升级", "R&D institutions upgraded"),
+    "alliance_count": IndicatorInfo("家", "产业技术创新战略联盟", "Industrial technology innovation alliances"),
+    "alliances_provincial_plus": IndicatorInfo("家", "省级及以上产业技术创新战略联盟",
+                                               "Provincial-or-higher alliances"),
+    "national_alliances": IndicatorInfo("家", "国家级产业技术创新战略联盟", "National alliances"),
+    "alliances_founded": IndicatorInfo("家", "新建产业技术创新战略联盟", "Alliances founded"),
+    "alliance_member_firms": IndicatorInfo("家", "联盟成员企业", "Firms in an alliance"),
+    "tech_transfer_institutions": IndicatorInfo("家", "技术转移示范机构",
+                                                "Technology-transfer demonstration institutions"),
+    "transfer_institutions_recognised": IndicatorInfo("家", "新认定技术转移示范机构",
+                                                      "Transfer institutions newly recognised"),
 })
 
 
@@ -153,7 +163,7 @@ FLOW_INDICATORS = frozenset({
     "hte_new_certifications", "hte_recertifications", "subsidy_paid", "tech_contract_value", "tech_purchase_value",
     "results_converted", "hte_renewals", "hte_reentries", "hte_expired", "hte_exits", "hte_entrants",
     "tech_sme_new", "incubators_founded", "incubator_upgrades", "rd_institutions_founded",
-    "rd_institution_upgrades"})
+    "rd_institution_upgrades", "alliances_founded", "transfer_institutions_recognised"})
 
 
 @dataclass(frozen=True)

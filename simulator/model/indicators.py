@@ -254,6 +254,46 @@ def rd_institution_upgrades(model: ModelState) -> float:
     return _stat(model, "rd_institution_upgrades_provincial") + _stat(model, "rd_institution_upgrades_national")
 
 
+def alliance_count(model: ModelState) -> float | None:
+    """Industrial technology innovation alliances of every level (产业技术创新战略联盟); None where the region
+    file has no ``alliances`` block."""
+    return None if model.alliances is None else float(len(model.alliances))
+
+
+def alliances_provincial_plus(model: ModelState) -> float | None:
+    """Alliances recognised at provincial level or above (004 三.3 省级以上)."""
+    return None if model.alliances is None else float(sum(1 for a in model.alliances if a.level != "municipal"))
+
+
+def national_alliances(model: ModelState) -> float | None:
+    """Alliances recognised at national level."""
+    return None if model.alliances is None else float(sum(1 for a in model.alliances if a.level == "national"))
+
+
+def alliances_founded(model: ModelState) -> float | None:
+    """New (municipal) alliances founded this year."""
+    return None if model.alliances is None else _stat(model, "alliances_founded")
+
+
+def alliance_member_firms(model: ModelState) -> float | None:
+    """Firms leading or belonging to at least one alliance."""
+    if model.alliances is None:
+        return None
+    uids = [a.member_firms for a in model.alliances] + [[a.lead_firm] for a in model.alliances if a.lead_firm >= 0]
+    return float(len(np.unique(np.concatenate(uids)))) if uids else 0.0
+
+
+def tech_transfer_institutions(model: ModelState) -> float | None:
+    """Technology-transfer demonstration institutions (技术转移示范机构); None where the region file has no
+    ``transfer_institutions`` block."""
+    return None if model.transfer_institutions is None else float(len(model.transfer_institutions))
+
+
+def transfer_institutions_recognised(model: ModelState) -> float | None:
+    """Technology-transfer demonstration institutions newly recognised this year."""
+    return None if model.transfer_institutions is None else _stat(model, "transfer_institutions_recognised")
+
+
 def national_rank(model: ModelState) -> float | None:
     """The zone's place in the national high-tech-zone ranking (1 = best); None where not ranked."""
     return None if model.zone is None else float(model.zone.rank)
@@ -298,7 +338,8 @@ _FUNCTIONS = {f.__name__: f for f in (
     hte_recertifications, hte_renewals, hte_reentries, hte_expired, hte_exits, hte_entrants, tech_sme_new,
     tech_sme_dropped, tech_sme_exits, incubators_founded, incubator_upgrades_provincial,
     incubator_upgrades_national, tenant_graduations, rd_institutions_founded, rd_institution_upgrades,
-    national_rank, subsidy_paid)}
+    national_rank, subsidy_paid, alliance_count, alliances_provincial_plus, national_alliances, alliances_founded,
+    alliance_member_firms, tech_transfer_institutions, transfer_institutions_recognised)}
 if set(_FUNCTIONS) != set(INDICATOR_INFO):
     raise AssertionError(f"indicators without a function or a name: {sorted(set(_FUNCTIONS) ^ set(INDICATOR_INFO))}")
 #: the indicators, in the vocabulary's order (that of the tables and charts), with their functions

@@ -12,6 +12,7 @@ from simulator.errors import InputError, closest
 from simulator.inputs.parameters import Parameters
 from simulator.inputs.region_file import Region, load_region
 from simulator.inputs.scenario_file import Scenario
+from simulator.model import alliances as alliance_rules
 from simulator.model import firm_rules as rules
 from simulator.model import hte_rules as hte
 from simulator.model.agents import (
@@ -34,7 +35,8 @@ from simulator.policy.instruments import Instrument
 #: phases on separate streams means a policy that changes how many draws one
 #: phase makes does not shift the random numbers of the others.
 STREAMS = ("population", "growth", "rd", "purchases", "certification", "registration",
-           "designation", "knowledge", "exit", "incubators", "institutes", "entry", "founding", "graduates")
+           "designation", "knowledge", "exit", "incubators", "institutes", "entry", "founding", "graduates",
+           "alliances", "alliance_levels", "alliance_members")
 
 
 class RegionModel(mesa.Model):
@@ -116,6 +118,8 @@ class RegionModel(mesa.Model):
         rules.register_tech_smes(self, rng)
         rules.buy_technology(self, rng)     # base-year purchases (policies of later years inactive)
         calibrate_contract_sales(self)
+        alliance_rules.build_alliances(self)                 # None where the region file has no alliances block
+        alliance_rules.build_transfer_institutions(self)     # likewise (transfer_institutions)
         if region.ranking is not None:
             self.zone = ZoneCommittee(self, region.ranking.rank, region.ranking.zones)
             self.zone.remember_base_year(self._score_inputs())
@@ -199,7 +203,8 @@ class RegionModel(mesa.Model):
             finished incubation graduate (``agents.graduate_tenants``, all carriers in one pass);
             incubators ``step`` (upgrades and their awards, intake).
         11. ``found_institutes``, ``found_carriers`` - new R&D institutions and carriers, more
-            where a recognition award is on offer (the award is paid).
+            where a recognition award is on offer (the award is paid); alliances and transfer
+            institutions where the region has them (:mod:`simulator.model.alliances`).
         12. ``attract_firms`` - firms moving in from outside.
         13. ``admit_entrants`` - every firm requested in 10-12 is created in one batch.
         14. ``zone.evaluate`` - where the region is a ranked national zone: this year's rank
@@ -226,6 +231,8 @@ class RegionModel(mesa.Model):
             inc.step()
         found_institutes(self, s["founding"])
         found_carriers(self, s["founding"])
+        alliance_rules.step_alliances(self)
+        alliance_rules.recognise_transfer_institutions(self)
         rules.attract_firms(self, s["entry"])
         self.admit_entrants(s["entry"])
         self.other_gdp *= 1.0 + self.params.other_gdp_growth

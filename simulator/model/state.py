@@ -53,6 +53,9 @@ class ModelState(Protocol):
     incubators: list[Any]               # agents.Incubator
     institutes: list[Any]               # agents.ResearchInstitute
     zone: Any                           # zone.ZoneCommittee, or None where the region is not a ranked zone
+    alliances: list[Any] | None         # alliances.Alliance, or None where the region file has no alliances block
+    transfer_institutions: list[Any] | None   # alliances.TransferInstitution, or None (no transfer_institutions)
+    transfer_volume: float              # base-year contract turnover per transfer institution, 万元
 
     # results
     year_stats: dict[str, int]          # counts of this year's events (flow indicators)

@@ -28,7 +28,7 @@ class Event:
     Attributes:
         trigger: what happened: ``hte_certified``, ``tech_purchase``, ``tech_sme_registered``,
             ``graduate_allowance`` (firms); ``carrier_recognised``, ``institute_recognised``,
-            ``institute_upgraded`` (agents).
+            ``institute_upgraded``, ``alliance_recognised`` (agents; an alliance's founder may be a firm).
         firms: row indices of the firms concerned (firm events); for an allowance, the employer
             of each recipient (one entry per person, a firm repeated for each of its recipients).
         above_scale: whether each firm is 规模以上 (revenue >= 2000 万元).
@@ -223,10 +223,10 @@ def _level_amounts(params: dict, levels: np.ndarray) -> np.ndarray:
 class LevelAward(Instrument):
     """One-off award when an incubation carrier or an R&D institution is recognised at a level.
 
-    Paid to carriers (``targets: incubators``) on founding or upgrade, and to
-    institutes (``targets: institutes``) when newly recognised. ``level`` restricts
-    the award to one level, ``kind`` to one kind (e.g. ``maker_space``,
-    ``new_type_rd_institution``), ``exclude_kind`` leaves one kind out. A range
+    Paid to carriers (``targets: incubators``) on founding or upgrade, to institutes (``targets:
+    institutes``) when newly recognised, to an alliance's founder (``targets: alliances``) when it is
+    founded or recognised a level up. ``level`` restricts the award to one level, ``kind`` to one kind
+    (e.g. ``maker_space``, ``new_type_rd_institution``), ``exclude_kind`` leaves one kind out. A range
     20-50 万元 pays its midpoint.
     """
 
@@ -238,14 +238,15 @@ class LevelAward(Instrument):
                                         "new_type_rd_institution", "national_rd_institution")
     text_params: ClassVar[dict[str, tuple[str, ...]]] = {"level": ("national", "provincial", "municipal"),
                                                           "kind": KINDS, "exclude_kind": KINDS}
-    TRIGGERS: ClassVar[dict[str, str]] = {"incubators": "carrier_recognised", "institutes": "institute_recognised"}
+    TRIGGERS: ClassVar[dict[str, str]] = {"incubators": "carrier_recognised", "institutes": "institute_recognised",
+                                          "alliances": "alliance_recognised"}
 
     def __init__(self, spec: InstrumentSpec, *args) -> None:
         super().__init__(spec, *args)
         if spec.targets not in self.TRIGGERS:
             raise InputError(args[1], f"instruments.{spec.id}.targets",
                              f"a level award the model pays must target one of {list(self.TRIGGERS)}",
-                             value=spec.targets, allowed="incubators, institutes (or set modelled: false)")
+                             value=spec.targets, allowed="incubators, institutes, alliances (or set modelled: false)")
         self.trigger = self.TRIGGERS[spec.targets]
 
     def amount(self, event: Event) -> np.ndarray:
@@ -261,7 +262,8 @@ class LevelAward(Instrument):
 
     def pays_when(self) -> str:
         p = self.params
-        what = p.get("kind", "carrier" if self.trigger == "carrier_recognised" else "R&D institution").replace("_", " ")
+        default = {"carrier_recognised": "carrier", "institute_recognised": "R&D institution"}.get(self.trigger)
+        what = p.get("kind", default or "industrial technology innovation alliance").replace("_", " ")
         level = f" at {p['level']} level" if "level" in p else ""
         return f"a {what} is founded or recognised{level}"
 
