@@ -229,8 +229,9 @@ def run_checked(region: str, policies: dict, parameters: dict, replicate: int, u
             # Parameters within their bounds may make the region's baseline unreachable for the
             # base-year synthesis (e.g. revenue_per_employee 1 leaves no SME large enough for the
             # baseline's little giants), or leave no steady-state knowledge stock (depreciation +
-            # growth <= 0); the model refuses such a combination with a clear message.
-            assert exc.field.startswith(("baseline.", "population.", "knowledge_depreciation + ")), exc
+            # growth <= 0), or host fewer transfer institutions or alliance leads than the region file;
+            assert exc.field.startswith(("baseline.", "population.", "transfer_institutions.", "alliances.",
+                                         "knowledge_depreciation + ")), exc
             event(f"refused: {exc.field}")
             reject()
         check_year(model, received)
