@@ -1,7 +1,8 @@
 """``innosim backtest``: on pseudo-data the model made itself at known parameters (the real
 Heilongjiang 2017 region with fewer firms, the real targets' structure), the fit to 2019 must
 put the held-out pseudo-data inside its 80 % band; the table must cover every held-out
-series and year, with errors and trends that follow from the written columns and inputs."""
+series and year, with errors, trends and bands that follow from the written columns and inputs
+(the bands' mechanism on synthetic inputs: tests/test_backtest_bands.py)."""
 
 from __future__ import annotations
 
@@ -82,13 +83,26 @@ def test_errors_and_trend_follow_from_the_written_columns_and_inputs(pseudo):
     np.testing.assert_allclose(t.loc[has, "trend_error_pct"], 100 * (t.loc[has, "trend"] / t.loc[has, "actual"] - 1))
     assert (t["inside_80"] == ((t["actual"] >= t["model_p10"]) & (t["actual"] <= t["model_p90"]))).all()
     np.testing.assert_allclose(t["raw_error_pct"], 100 * (t["raw_median"] / t["actual"] - 1))
-    # the median and band edges are those of the written replicate paths
+    # the point projection and its stochastic band are those of the written runs at the estimate; the
+    # predictive band is the written bands.csv row, and holds the posterior runs' median
     paths = pd.read_csv(out / "paths.csv")
+    bands = pd.read_csv(out / "bands.csv").set_index(["series", "year"])
     for r in t.itertuples():
-        v = paths[(paths["series"] == r.series) & (paths["year"] == r.year)]["value"]
-        assert len(v) == 12
-        assert r.model_median == pytest.approx(v.median())
-        assert (r.model_p10, r.model_p90) == pytest.approx((v.quantile(0.1), v.quantile(0.9)))
+        at = paths[(paths["series"] == r.series) & (paths["year"] == r.year)]
+        v = at.loc[at["set"] == "estimate", "value"]
+        assert len(v) == 12 and (at["set"] == "posterior").sum() == 48
+        assert r.point_median == pytest.approx(v.median())
+        assert (r.stochastic_p10, r.stochastic_p90) == pytest.approx((v.quantile(0.1), v.quantile(0.9)))
+        b = bands.loc[(r.series, r.year)]
+        assert (r.model_p10, r.model_median, r.model_p90) == pytest.approx((b["p10"], b["p50"], b["p90"]))
+        assert b["p10"] <= at.loc[at["set"] == "posterior", "value"].median() <= b["p90"]
+    np.testing.assert_allclose(t["band80_width_pct"], 100 * (t["model_p90"] - t["model_p10"]) / t["model_median"])
+    # the drawn vectors are evaluations of the fit, each with its posterior weight
+    ev = pd.read_csv(out / "evaluations.csv")
+    post = pd.read_csv(out / "posterior.csv")
+    assert len(post) == 48 and ev["weight"].sum() == pytest.approx(1.0)
+    names = [c for c in post.columns if c != "evaluation_row"]
+    np.testing.assert_allclose(post[names].to_numpy(), ev.iloc[post["evaluation_row"]][names].to_numpy())
     # trends by hand: log-linear through the series' data up to 2019 (targets + earlier trend years)
     earlier = pd.read_csv(CAL / "trend_series_heilongjiang.csv")
     for r in t[has & (t["series"] != INTENSITY)].itertuples():
@@ -113,7 +127,23 @@ def test_bands_are_ordered_and_contain_the_median(pseudo):
     t = pd.read_csv(pseudo[3] / "backtest.csv")
     assert (t["model_p5"] <= t["model_p10"]).all() and (t["model_p10"] <= t["model_median"]).all()
     assert (t["model_median"] <= t["model_p90"]).all() and (t["model_p90"] <= t["model_p95"]).all()
-    assert (t["model_p90"] > t["model_p10"]).any()
+    assert (t["model_p90"] > t["model_p10"]).all()
+    # the predictive holds at least the discrepancy: never narrower than exp(+-1.28 sd) would make it
+    assert (np.log(t["model_p90"] / t["model_p10"]) >= 0.9 * 2 * 1.2816 * t["discrepancy_sd"]).all()
+
+
+def test_discrepancy_is_measured_on_the_fitted_years(pseudo):
+    tmp, spec, targets, out = pseudo
+    d = pd.read_csv(out / "discrepancy.csv").set_index("series")
+    e = pd.read_csv(out / "in_sample_errors.csv")
+    assert (e["year"] <= 2019).all() and set(e["id"]) == set(targets.loc[targets["year"] <= 2019, "id"])
+    t = pd.read_csv(out / "backtest.csv")
+    assert set(d.index) == set(t["series"])
+    for key, row in d.iterrows():
+        own = e.loc[e["series"] == key, "log_error"]
+        rms = np.sqrt((own ** 2).mean()) if len(own) else np.sqrt((e["log_error"] ** 2).mean())
+        assert row["sd"] == pytest.approx(max(rms, row["floor"])), key
+    assert d.loc[INTENSITY, "floor"] == 0 and (d.drop(index=INTENSITY)["floor"] == 0.03).all()
 
 
 def test_held_out_pseudo_data_lie_inside_the_80_percent_band(pseudo):

@@ -1,7 +1,9 @@
 """Files ``innosim backtest`` writes: the held-out table and summary, paths, a chart per series, report.md.
 
-backtest.csv, backtest_summary.csv, paths.csv, evaluations.csv, a chart per series (PNG + SVG),
-manifest.json and report.md.
+backtest.csv, backtest_summary.csv, bands.csv (predictive quantiles per series and year),
+discrepancy.csv (sd per series and the in-sample errors behind it), posterior.csv (the drawn parameter
+vectors), paths.csv, evaluations.csv (with each evaluation's posterior weight), a chart per series
+(PNG + SVG), manifest.json and report.md.
 
 The folder is assembled in ``.<folder>.partial`` beside it and renamed into place at the end
 (:func:`simulator.experiments.outputs.replace_folder`), so an interrupted or failed backtest leaves nothing
@@ -48,20 +50,20 @@ def _labels(lang: str) -> dict[str, str]:
                 "band80": "样本外预测 80% 区间", "band90": "样本外预测 90% 区间", "median": "样本外中位数",
                 "trend": "对数线性趋势", "year": "年份", "split": "拟合 | 留出", "census": "2018年经济普查修订GDP",
                 "title": "回测: 拟合至 {fit} 年, 预测 {a}–{b} 年", "ratio": "相对 {y} 年之比",
-                "runs": "次模拟", "note": "区间 = 各次模拟的分位数, {inc}. 趋势 = 拟合期数据的对数线性趋势外推.",
-                "stochastic": "仅含随机波动 (拟合期数据未能识别任何自由参数)",
-                "parametric": "含随机波动与参数不确定性 ({names} 取自剖面似然后验)"}
+                "runs": "次后验模拟",
+                "note": "样本外区间 = 预测分布的分位数: 随机波动 + 参数不确定性 "
+                        "(按拟合评估点的目标函数加权抽样) + 模型偏差 "
+                        "(拟合期内对数误差的均方根, 不低于目标的 rel_sd). 趋势 = 拟合期数据的对数线性趋势外推."}
     return {"data": "data (in-sample years)", "history": "data (earlier years, trend only)",
             "held_out": "actual (held-out years)", "fit": "model in sample: median and 80% band",
             "band80": "out-of-sample 80% band", "band90": "out-of-sample 90% band", "median": "out-of-sample median",
             "trend": "log-linear trend", "year": "year", "split": "fit | held out",
             "census": "2018 economic census revised GDP", "title": "Backtest: fitted to {fit}, projected {a}–{b}",
-            "ratio": "ratio to {y}", "runs": "replicates",
-            "note": "Bands = quantiles over replicates, {inc}. Trend = log-linear trend of the fitted years' "
-                    "data, extrapolated.",
-            "stochastic": "stochastic variation only (the fitted years identify no free parameter)",
-            "parametric": "stochastic variation and parameter uncertainty ({names} drawn from the profile "
-                          "posterior)"}
+            "ratio": "ratio to {y}", "runs": "posterior runs",
+            "note": "Out-of-sample bands = quantiles of the predictive: stochastic variation + parameter "
+                    "uncertainty (vectors drawn from the fit's evaluations by their objective) + model discrepancy "
+                    "(RMS of the in-sample log errors, at least the targets' rel_sd). Trend = log-linear trend of "
+                    "the fitted years' data, extrapolated."}
 
 
 def _series_name(bt: Backtest, key: str, lang: str) -> tuple[str, str]:
@@ -81,8 +83,10 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
     lang = resolve_lang(lang)
     lab = _labels(lang)
     fit_until, end = bt.fit_until, bt.problem.spec.end_year
-    p = bt.paths[bt.paths["series"] == key]
+    p = bt.paths[(bt.paths["series"] == key) & (bt.paths["set"] == "estimate")]
     q = p.groupby("year")["value"].quantile([BAND90[0], BAND80[0], 0.5, BAND80[1], BAND90[1]]).unstack()
+    pb = bt.bands[bt.bands["series"] == key].set_index("year")[["p5", "p10", "p50", "p90", "p95"]]
+    pb.columns = [BAND90[0], BAND80[0], 0.5, BAND80[1], BAND90[1]]
     data = bt.data[bt.data["series"] == key]
     trend = bt.trend[bt.trend["series"] == key]
     breaks = [POST_CENSUS_FROM] if key == INTENSITY else []
@@ -95,7 +99,7 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
             ax.plot(seg.index, seg[0.5], color=FAN_BLUES[1], lw=1.6)
         if (ins.index < fit_until).any():
             ax.fill_between([], [], [], color="#c6dbef", lw=0, label=lab["fit"])
-        out = q[q.index >= fit_until]
+        out = pb
         for seg in _segments(out, breaks):
             ax.fill_between(seg.index, seg[BAND90[0]], seg[BAND90[1]], color=FAN_BLUES[0], alpha=0.6, lw=0)
             ax.fill_between(seg.index, seg[BAND80[0]], seg[BAND80[1]], color=FAN_BLUES[1], alpha=0.7, lw=0)
@@ -124,8 +128,10 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
             ax.annotate(lab["census"], (b - 0.5, 0.02), xycoords=("data", "axes fraction"), xytext=(-3, 0),
                         textcoords="offset points", ha="right", va="bottom", fontsize=7.5, color="#555555",
                         rotation=90)
-        lo = min(v for v in (q.values.min(), data["value"].min(), trend["value"].min() if len(trend) else np.inf))
-        hi = max(v for v in (q.values.max(), data["value"].max(), trend["value"].max() if len(trend) else -np.inf))
+        lo = min(q.values.min(), pb.values.min(), data["value"].min(),
+                 trend["value"].min() if len(trend) else np.inf)
+        hi = max(q.values.max(), pb.values.max(), data["value"].max(),
+                 trend["value"].max() if len(trend) else -np.inf)
         bottom = 0.0 if 0 <= lo < 0.5 * hi else lo - 0.1 * (hi - lo)
         ax.set_ylim(max(bottom, 0.0) if lo >= 0 else bottom, hi + 0.1 * (hi - lo))
         years = sorted(set(data["year"]) | set(q.index))
@@ -137,12 +143,10 @@ def series_chart(bt: Backtest, key: str, path: Path, lang: str = "zh") -> list[P
         region = bt.problem.region
         ax.set_title(f"{name}, {region.name.zh if lang == 'zh' else region.name.en}\n"
                      + lab["title"].format(fit=fit_until, a=fit_until + 1, b=end)
-                     + f", {bt.replicates} {lab['runs']}", fontsize=11, loc="left")
+                     + f", {bt.draws} {lab['runs']}", fontsize=11, loc="left")
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, borderaxespad=0)
         fig.tight_layout()
-        drawn = list(bt.drawn)
-        inc = lab["parametric"].format(names=", ".join(drawn)) if drawn else lab["stochastic"]
-        add_note(fig, lab["note"].format(inc=inc))
+        add_note(fig, lab["note"])
         return save_chart(fig, path)
 
 
@@ -168,6 +172,9 @@ def manifest(bt: Backtest, command: str) -> dict:
             "spec_file": str(p.spec_path), "spec_sha256": sha256(p.spec_path),
             "inputs_sha256": {str(f): sha256(f) for f in inputs},
             "seed": p.spec.seed, "small_budget": bt.small, "budget": bt.budget, "replicates": bt.replicates,
+            "posterior_runs": bt.draws, "effective_support": round(bt.effective_support, 2),
+            "discrepancy_sd": {r["series"]: {"sd": r["sd"], "from": r["from"], "floor": r["floor"]}
+                               for _, r in bt.discrepancy.iterrows()},
             "fitted_years": f"{p.region.base_year + 1}-{h.fit_until}",
             "held_out_years": f"{h.fit_until + 1}-{p.spec.end_year}",
             "estimate": {"used": h.values(), "raw": h.estimate, "identified": h.identified,
@@ -186,30 +193,49 @@ def report(bt: Backtest, charts: list[str]) -> str:
     out += [f"Spec `{p.spec_path}`, seed {p.spec.seed}; the calibration estimator (`innosim calibrate`) on the "
             f"targets up to {h.fit_until} ({len(h.history)} evaluations, objective {h.loss:.2f}, dispersion "
             f"{h.dispersion:.2f}); then {bt.replicates} runs {p.region.base_year}-{p.spec.end_year} at the "
-            f"estimate. Bands: {bt.band_includes}. {bt.seconds:.0f} s in all.", "",
+            f"estimate (point projection) and {bt.draws} at drawn parameter vectors. Bands: {bt.band_includes}. "
+            f"{bt.seconds:.0f} s in all.", "",
             "Estimate (used value; prior where the fitted years do not identify a parameter): "
             + ", ".join(f"`{n}` {h.values()[n]:.4g}" + ("" if h.identified[n] else " (prior, not identified; "
                                                         f"raw {h.estimate[n]:.4g})") for n in p.names), "",
             "## Summary", "",
             f"Over all {int(s.loc['all', 'points'])} held-out points: mean absolute error model "
             f"{s.loc['all', 'model_mape']:.1f} % (on the points with a trend "
-            f"{s.loc['all', 'model_mape_where_trend']:.1f} %) vs trend {s.loc['all', 'trend_mape']:.1f} %; "
-            f"{s.loc['all', 'coverage_80']:.0%} of the actual values inside the 80 % band "
-            f"({s.loc['all', 'coverage_90']:.0%} inside the 90 % band).", "",
+            f"{s.loc['all', 'model_mape_where_trend']:.1f} %; point projection {s.loc['all', 'point_mape']:.1f} %) "
+            f"vs trend {s.loc['all', 'trend_mape']:.1f} %; {_count(bt.table, 'inside_80')} of the actual values "
+            f"inside the predictive 80 % band (mean width {s.loc['all', 'band80_width_pct']:.0f} % of the median), "
+            f"{_count(bt.table, 'inside_90')} inside the 90 % band; {_count(bt.table, 'inside_80_stochastic')} inside "
+            "the stochastic-only 80 % band at the estimate.", "",
             _verdict(bt.summary), "",
             markdown_table(bt.summary), "",
             "## Every held-out point", "",
             markdown_table(bt.table[["series", "year", "actual", "model_median", "model_p10", "model_p90",
-                                     "model_error_pct", "trend", "trend_error_pct", "inside_80", "raw_median",
-                                     "raw_error_pct"]]), "",
-            "error % = 100 (model median or trend / actual - 1); inside_80 = actual within the 10-90 % band; "
+                                     "band80_width_pct", "inside_80", "model_error_pct", "trend", "trend_error_pct",
+                                     "point_median", "stochastic_p10", "stochastic_p90", "inside_80_stochastic",
+                                     "discrepancy_sd", "raw_median", "raw_error_pct"]]), "",
+            "error % = 100 (model median or trend / actual - 1); model = the predictive (median, 10-90 % band, "
+            "width in % of the median); point = the runs at the fit's values, their stochastic-only 10-90 % band; "
             "raw = the same runs at the raw estimate of every free parameter (identified or not, no draws). "
             "The trend is the log-linear trend of the same series fitted to the data up to "
             f"{h.fit_until} (with the earlier years of `{p.spec.trend_series}`), extrapolated; ratios and series "
             "with fewer than two fitted points have none.", "",
+            "## How the bands are made", "",
+            f"Parameter uncertainty: each of the fit's {len(h.history)} evaluations (prior, Sobol design, local "
+            f"search, profiles) weighs exp(-(L - L_min) / (2 x {h.dispersion:.3g})), L its objective, the dispersion "
+            f"the objective per degree of freedom (at least 1); {bt.draws} vectors drawn by these weights "
+            f"(effective support {bt.effective_support:.1f} evaluations; {bt.theta['evaluation_row'].nunique()} "
+            "distinct) are run once each. Model discrepancy: each run's value times exp(sd z), z standard normal, "
+            "sd per series from the in-sample log errors of the runs at the raw estimate (years up to "
+            f"{h.fit_until} only):", "",
+            markdown_table(bt.discrepancy), "",
+            markdown_table(bt.in_sample.drop(columns=["year"])), "",
             "## R&D intensity", "", bt.intensity_note, "",
             "## Charts", "", *[f"* `{c}`" for c in charts], ""]
     return "\n".join(out)
+
+
+def _count(table: pd.DataFrame, column: str) -> str:
+    return f"{int(table[column].sum())} of {len(table)}"
 
 
 def _verdict(summary: pd.DataFrame) -> str:
@@ -234,8 +260,12 @@ def write(bt: Backtest, out: str | Path | None = None, *, lang: str = "zh", forc
     try:
         bt.table.to_csv(partial / TABLE, index=False)
         bt.summary.to_csv(partial / SUMMARY, index=False)
+        bt.bands.to_csv(partial / "bands.csv", index=False)
+        bt.discrepancy.to_csv(partial / "discrepancy.csv", index=False)
+        bt.in_sample.to_csv(partial / "in_sample_errors.csv", index=False)
+        bt.theta.to_csv(partial / "posterior.csv", index=False)
         bt.paths.to_csv(partial / "paths.csv", index=False)
-        bt.holdout.history.to_csv(partial / "evaluations.csv", index=False)
+        bt.holdout.history.assign(weight=bt.weights).to_csv(partial / "evaluations.csv", index=False)
         charts = []
         for key in bt.series:
             files = series_chart(bt, key, partial / "charts" / key, lang)

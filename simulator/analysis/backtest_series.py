@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulator.analysis.calibration_fit import Fit, prior_parameters
+from simulator.analysis.calibration_fit import prior_parameters
 from simulator.analysis.calibration_problem import DERIVED, Problem, read_trend_series
-from simulator.analysis.calibration_result import posterior_draws
 from simulator.errors import InputError
 from simulator.experiments.seeds import replicate_seed
 from simulator.inputs.scenario_file import Scenario
@@ -103,22 +102,6 @@ def intensity_values(records: pd.DataFrame, anchor_year: int, anchor_value: floa
     return raw.where(raw.index < POST_CENSUS_FROM, rebased)
 
 
-def parameter_sets(fit_: Fit, replicates: int, seed: int) -> tuple[list[dict[str, float]], str]:
-    """Parameters of every replicate and what the bands therefore include.
-
-    The fit's used values; where it identifies parameters, replicate k takes draw k of the
-    profile posterior for those (cheap: the same number of runs).
-    """
-    base = fit_.values()
-    draws = posterior_draws(fit_, replicates, seed)
-    if draws.empty:
-        return [dict(base) for _ in range(replicates)], \
-            "stochastic only (the fitted years identify no free parameter)"
-    thetas = [base | {k: float(v) for k, v in row.items()} for _, row in draws.iterrows()]
-    return thetas, ("stochastic + parameter uncertainty (profile posterior of " + ", ".join(draws.columns)
-                    + "; the other free parameters at their prior)")
-
-
 # ------------------------------------------------------------------ comparison
 def loglinear(pts: pd.DataFrame, shift_from: int | None = None) -> tuple[np.ndarray, bool]:
     """Least-squares fit of ln(value) = a + b year (+ c [year >= shift_from]); coefficients and whether
@@ -141,36 +124,48 @@ def trend_line(coef: np.ndarray, years, shift_from: int | None = None) -> np.nda
     return np.exp(z)
 
 
-def compare(actual: pd.DataFrame, sims: pd.DataFrame, trend: pd.Series, band_includes: str,
-            raw: pd.DataFrame | None = None) -> pd.DataFrame:
+def compare(actual: pd.DataFrame, band: pd.DataFrame, trend: pd.Series, band_includes: str, runs: int,
+            point: pd.DataFrame, sd: pd.Series, raw: pd.DataFrame | None = None) -> pd.DataFrame:
     """The held-out table: one row per point.
 
     Args:
         actual: ``series, id, indicator, year, ratio_to, basis, actual`` (published).
-        sims: simulated values, rows replicates, columns the points' ``id``.
+        band: predictive quantiles per point (index ``id``, columns ``p5, p10, p50, p90, p95``; rows of
+            :func:`simulator.analysis.backtest.year_bands`).
         trend: trend forecast per ``id`` (missing: no trend for that series).
         band_includes: what the bands cover.
+        runs: model runs behind ``band``.
+        point: simulated values at the fit's values (stochastic only), rows runs, columns ``id``.
+        sd: discrepancy sd per ``id``.
         raw: simulated values at the fit's raw estimate (optional), for ``raw_median``/``raw_error_pct``.
 
     Returns:
         The rows of ``actual`` with ``model_median``, ``model_p10``/``p90`` (80 % band),
-        ``model_p5``/``p95`` (90 % band), ``model_error_pct`` = 100 (median / actual - 1),
-        ``trend``, ``trend_error_pct`` = 100 (trend / actual - 1), ``inside_80``, ``inside_90``,
-        ``band_includes`` and ``replicates`` (and ``raw_median``, ``raw_error_pct`` with ``raw``).
+        ``model_p5``/``p95`` (90 % band) of the predictive, ``model_error_pct`` = 100 (median / actual - 1),
+        ``band80_width_pct`` = 100 (p90 - p10) / median, ``trend``, ``trend_error_pct`` = 100 (trend /
+        actual - 1), ``inside_80``, ``inside_90``; ``point_median``, ``point_error_pct``,
+        ``stochastic_p10``/``p90`` and ``inside_80_stochastic`` of the runs at the fit's values (the
+        band before parameter uncertainty and discrepancy); ``discrepancy_sd``, ``band_includes`` and
+        ``runs`` (and ``raw_median``, ``raw_error_pct`` with ``raw``).
     """
     t = actual.copy()
-    q = {name: sims.quantile(p) for name, p in (("model_p5", BAND90[0]), ("model_p10", BAND80[0]),
-                                               ("model_p90", BAND80[1]), ("model_p95", BAND90[1]))}
-    t["model_median"] = t["id"].map(sims.median())
-    for name, values in q.items():
-        t[name] = t["id"].map(values)
+    for name, col in (("model_median", "p50"), ("model_p5", "p5"), ("model_p10", "p10"), ("model_p90", "p90"),
+                      ("model_p95", "p95")):
+        t[name] = t["id"].map(band[col])
     t["model_error_pct"] = 100.0 * (t["model_median"] / t["actual"] - 1.0)
+    t["band80_width_pct"] = 100.0 * (t["model_p90"] - t["model_p10"]) / t["model_median"]
     t["trend"] = t["id"].map(trend)
     t["trend_error_pct"] = 100.0 * (t["trend"] / t["actual"] - 1.0)
     t["inside_80"] = (t["actual"] >= t["model_p10"]) & (t["actual"] <= t["model_p90"])
     t["inside_90"] = (t["actual"] >= t["model_p5"]) & (t["actual"] <= t["model_p95"])
+    t["point_median"] = t["id"].map(point.median())
+    t["point_error_pct"] = 100.0 * (t["point_median"] / t["actual"] - 1.0)
+    t["stochastic_p10"] = t["id"].map(point.quantile(BAND80[0]))
+    t["stochastic_p90"] = t["id"].map(point.quantile(BAND80[1]))
+    t["inside_80_stochastic"] = (t["actual"] >= t["stochastic_p10"]) & (t["actual"] <= t["stochastic_p90"])
+    t["discrepancy_sd"] = t["id"].map(sd)
     t["band_includes"] = band_includes
-    t["replicates"] = len(sims)
+    t["runs"] = runs
     if raw is not None:
         t["raw_median"] = t["id"].map(raw.median())
         t["raw_error_pct"] = 100.0 * (t["raw_median"] / t["actual"] - 1.0)
@@ -178,9 +173,12 @@ def compare(actual: pd.DataFrame, sims: pd.DataFrame, trend: pd.Series, band_inc
 
 
 def summarise(table: pd.DataFrame) -> pd.DataFrame:
-    """Per series and over all points: mean absolute % error of model and trend, and 80 % coverage.
+    """Per series and over all points: mean absolute % error of model and trend, 80 % coverage, band width.
 
-    ``model_mape_where_trend`` is the model's error on the points that have a trend, the fair
+    ``coverage_80_stochastic`` is the coverage of the stochastic-only band at the fit's values (before
+    parameter uncertainty and discrepancy), ``point_mape`` the error of that run set's median;
+    ``band80_width_pct`` the mean width of the 80 % band in % of its median. ``model_mape_where_trend``
+    is the model's error on the points that have a trend, the fair
     comparison; ``better`` names the lower of the two there.
     """
     rows = []
@@ -191,6 +189,8 @@ def summarise(table: pd.DataFrame) -> pd.DataFrame:
         better = ("" if has.empty else "model" if model_same < trend else "trend" if trend < model_same else "tie")
         rows.append({"series": name, "points": len(g), "model_mape": model, "model_mape_where_trend": model_same,
                      "trend_mape": trend, "better": better, "coverage_80": g["inside_80"].mean(),
-                     "coverage_90": g["inside_90"].mean(),
+                     "coverage_90": g["inside_90"].mean(), "band80_width_pct": g["band80_width_pct"].mean(),
+                     "coverage_80_stochastic": g["inside_80_stochastic"].mean(),
+                     "point_mape": g["point_error_pct"].abs().mean(),
                      "raw_mape": g["raw_error_pct"].abs().mean() if "raw_error_pct" in g else math.nan})
     return pd.DataFrame(rows)
