@@ -132,6 +132,18 @@ class FirmPopulation:
         return pd.DataFrame(cols)
 
 
+def uid_member(values: np.ndarray, ref: np.ndarray, ordered: bool) -> np.ndarray:
+    """``np.isin(values, ref)`` for unique uids; a binary search per value where ``ref`` is ``ordered``
+    (strictly increasing, as the uids of a population and of any subset of it are)."""
+    if not ordered:
+        return np.isin(values, ref, assume_unique=True)
+    if ref.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    idx = np.searchsorted(ref, values)
+    idx[idx == ref.size] = 0
+    return ref[idx] == values
+
+
 class FirmView:
     """One firm, read from and written to the population arrays.
 

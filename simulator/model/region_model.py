@@ -23,7 +23,7 @@ from simulator.model.agents import (
     found_institutes,
     graduate_tenants,
 )
-from simulator.model.firms import FirmPopulation, FirmView
+from simulator.model.firms import FirmPopulation, FirmView, uid_member
 from simulator.model.guards import check_state
 from simulator.model.indicators import INDICATORS, compute_all
 from simulator.model.population import assign_tenants, calibrate_contract_sales, check_steady_state, synthesise_firms
@@ -311,19 +311,26 @@ class RegionModel(mesa.Model):
         valid = self.hte_valid_mask()
         held = self._hte_holders
         if self.year > self.base_year:
-            present = np.isin(held, uid, assume_unique=True)
-            # first certifications and re-entries (uids are unique: assume_unique halves the cost)
-            granted_new = self.hte_granted_uids[~np.isin(self.hte_granted_uids, held, assume_unique=True)]
+            # uids rise with the row (entrants get new uids, exits keep the order): membership is then a
+            # binary search; a population built otherwise falls back to np.isin (firms.uid_member)
+            ordered = all(a.size < 2 or bool((a[1:] > a[:-1]).all()) for a in (uid, held, self._tech_smes))
+
+            def member(values, ref): return uid_member(values, ref, ordered)
+            granted = self.hte_granted_uids
+            renewed = member(granted, held)
+            present = member(held, uid)
+            # first certifications and re-entries
+            granted_new = granted[~renewed]
             in_region_before = uid < self._uid_at_record
-            s["hte_renewals"] = int(np.isin(self.hte_granted_uids, held, assume_unique=True).sum())
+            s["hte_renewals"] = int(renewed.sum())
             s["hte_reentries"] = int(s.get("hte_granted", 0) - s.get("hte_first", 0) - s["hte_renewals"])
-            s["hte_exits"] = int((~present).sum() + (~np.isin(granted_new, uid, assume_unique=True)).sum())
-            s["hte_expired"] = int(np.isin(held, uid[~valid], assume_unique=True).sum())
+            s["hte_exits"] = int(held.size - present.sum() + (~member(granted_new, uid)).sum())
+            s["hte_expired"] = int(member(held, uid[~valid]).sum())
             s["hte_entrants"] = int((valid & ~in_region_before).sum())
             smes = self._tech_smes
-            s["tech_sme_new"] = int((f.tech_sme & ~np.isin(uid, smes, assume_unique=True)).sum())
-            s["tech_sme_exits"] = int((~np.isin(smes, uid, assume_unique=True)).sum())
-            s["tech_sme_dropped"] = int(np.isin(smes, uid[~f.tech_sme], assume_unique=True).sum())
+            s["tech_sme_new"] = int((f.tech_sme & ~member(uid, smes)).sum())
+            s["tech_sme_exits"] = int(smes.size - member(smes, uid).sum())
+            s["tech_sme_dropped"] = int(member(smes, uid[~f.tech_sme]).sum())
         self._hte_holders = uid[valid]
         self._tech_smes = uid[f.tech_sme]
         self.hte_granted_uids = np.zeros(0, dtype=np.int64)
