@@ -33,6 +33,19 @@ def test_hte_stock_growth_2017_to_2020_within_15_percent_of_the_record(history):
         assert growth == pytest.approx(record, rel=0.15), f"stock growth 2017->{year}"
 
 
+def test_hte_stock_growth_2017_to_2021_within_15_percent_of_the_record(history):
+    """2021: the stock Heilongjiang's flows imply, 2 842 = (336 + 1 270 + 1 424) x 0.938 (the 2020 survival
+    of three years' certificates; scenarios/regions/heilongjiang.yaml), x 3.06 its 2017 stock."""
+    assert history["hte_growth_national_2017_2021"] == pytest.approx(2842 / RECORD_STOCK[2017], rel=0.15)
+
+
+def test_certifications_of_2021_stay_near_2020s(history):
+    """The record certifies more in 2021 (1 424) than in 2020 (1 270): the candidate pool is not exhausted
+    by the first year of the provincial award (before the staff criterion entered candidates' decision, the
+    model fell to 978 in 2021)."""
+    assert history["hte_certified_2021"] >= 0.85 * history["hte_certified_2020"]
+
+
 def test_the_2020_certification_surge_follows_the_provincial_award(history):
     """The province added its award in 2020: certifications rise well above their 2018-2019 level."""
     before = (history["hte_certified_2018"] + history["hte_certified_2019"]) / 2

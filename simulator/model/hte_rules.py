@@ -77,10 +77,32 @@ def staff_for_rd(model: ModelState, f: FirmPopulation) -> np.ndarray:
     return np.minimum(p.base_st_share * f.employees + f.real_rd / p.rd_per_st_staff, f.employees)
 
 
+#: aim this far above the staff share so that rounding never leaves a firm a hair below it
+_STAFF_AIM = 1.0 + 1e-6
+
+
+def rd_for_staff(model: ModelState, f: FirmPopulation, idx: np.ndarray, desired: np.ndarray) -> np.ndarray:
+    """R&D the candidates ``idx`` must report this year for their S&T staff to reach the HTE share (万元).
+
+    The staff criterion (>= ``hte_min_st_share`` of employees, 国科发火〔2016〕32号 第11条(四)) is met
+    by technicians, graduates the living allowance brought (:func:`~simulator.model.firm_rules.hire_graduates`)
+    and staff that real R&D pays (:func:`staff_for_rd`): the real R&D it takes is the staff still
+    missing x ``rd_per_st_staff``, so an allowance makes certification cheaper. Of reported R&D above
+    the firm's own budget ``desired`` only 1 - ``rd_relabel_share`` is real, so the reported amount
+    is larger where the budget falls short.
+    """
+    p = model.params
+    graduates = f.grad_retained[idx] + f.grad_induced[:, idx].sum(axis=0)   # allowance-induced S&T staff
+    missing = np.maximum(p.hte_min_st_share * _STAFF_AIM - p.base_st_share, 0.0) * f.employees[idx] - graduates
+    real = np.maximum(missing, 0.0) * p.rd_per_st_staff
+    rho = min(p.rd_relabel_share, 0.999)
+    return np.where(real <= desired, real, (real - rho * desired) / (1.0 - rho))
+
+
 # ------------------------------------------------------------------ phases
 def hte_decision(model: ModelState, f: FirmPopulation, idx: np.ndarray, desired: np.ndarray, cost: np.ndarray,
-                 threshold: np.ndarray, rev3: np.ndarray, earlier: np.ndarray, instruments: list | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 threshold: np.ndarray, rev3: np.ndarray, earlier: np.ndarray, instruments: list | None = None,
+                 staff_rd: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Net gain of HTE certification for the candidates ``idx`` and their yearly chance of pursuing it.
 
     Args:
@@ -90,13 +112,15 @@ def hte_decision(model: ModelState, f: FirmPopulation, idx: np.ndarray, desired:
             are theirs, in 万元 where money.
         instruments: the instruments whose award the candidates expect (default: what the government pays
             this year).
+        staff_rd: R&D they must report this year to meet the S&T staff share (:func:`rd_for_staff`); the
+            extra R&D is the larger of that and the 3-year ratio's gap.
 
     Returns:
         ``need`` (this year's R&D that meets the 3-year ratio, 万元), ``net_gain`` (万元) and ``prob``.
     """
     p = model.params
     need = np.maximum(threshold * rev3 - earlier, 0.0)
-    extra = np.maximum(need - desired, 0.0)            # the whole gap, paid now or over the preparation
+    extra = np.maximum(np.maximum(need, staff_rd) - desired, 0.0)   # the whole gap, paid now or while preparing
     extra_cost = extra * (1.0 - p.rd_relabel_share) * cost + (f.ip[idx] < 1) * p.hte_ip_cost
     above = f.revenue[idx] >= p.above_scale_revenue
     event = Event("hte_certified", idx, above, first=~f.hte_ever[idx])
@@ -158,12 +182,15 @@ def set_rd_budgets(model: ModelState, rng: np.random.Generator) -> None:
         rev3 = f.revenue_hist[:, idx].sum(axis=0)
         earlier = f.rd_hist[1:, idx].sum(axis=0)
         threshold = hte_rd_threshold(f.revenue[idx], p) + margin
-        need, net_gain, prob = hte_decision(model, f, idx, desired[idx], cost[idx], threshold, rev3, earlier)
+        staff_rd = rd_for_staff(model, f, idx, desired[idx])
+        need, net_gain, prob = hte_decision(model, f, idx, desired[idx], cost[idx], threshold, rev3, earlier,
+                                            staff_rd=staff_rd)
         no_ip = f.ip[idx] < 1
         level = threshold * f.revenue[idx]                      # R&D at the threshold this year
         stays = f.hte_preparing[idx] & (net_gain > 0)
         chosen = stays | (u_pursue < prob)
         reported = np.minimum(np.maximum(level, np.minimum(need, p.hte_catchup_limit * level)), f.revenue[idx])
+        reported = np.maximum(reported, np.minimum(staff_rd, f.revenue[idx]))   # and the staff it pays
         rd[idx[chosen]] = np.maximum(desired[idx[chosen]], reported[chosen])
         ready = chosen & (reported >= need)
         apply[idx[ready]] = True
