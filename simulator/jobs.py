@@ -89,7 +89,7 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
     """:func:`write_run` once ``requested`` is locked (``state`` gets the checkpoint folder; the lock of the
     folder actually written, if another, joins ``locks``)."""
     from simulator.report.charts import indicator_chart_tasks, summary_chart_tasks
-    from simulator.report.flows_chart import flows_chart
+    from simulator.report.flows_chart import family_chart_tasks, flows_chart
     from simulator.report.variants import variant_labels
 
     fingerprint = run_fingerprint(prepared, options)
@@ -132,6 +132,7 @@ def _write_locked(prepared: Prepared, requested: Path, options: dict, state: dic
             draw(indicator_chart_tasks(table, prepared.region, partial, lang, names))
             tables = result_tables(prepared, variants, ens)
             draw([(flows_chart, (tables["hte_flows"], "base", partial / "flows_hte", lang))])
+            draw(family_chart_tasks(tables["stock_flows"], "base", partial, lang))
             draw(summary_chart_tasks(tables["targets"], tables["additionality"], prepared.region, partial, lang,
                                      names))
             write_tables(partial, table, tables)

@@ -15,7 +15,9 @@ import pytest
 
 from simulator.experiments import flows
 from simulator.experiments.prepared import prepare
+from simulator.model.indicators import INDICATORS
 from simulator.model.region_model import RegionModel
+from simulator.report import flows_chart as flows_chart_mod
 from simulator.report.flows_chart import flows_chart
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +91,68 @@ def test_the_first_simulated_year_changes_no_more_than_the_record(scenario):
     mean = pd.concat(change, axis=1).mean(axis=1)
     for name, (low, high) in RECORD.items():
         assert low <= mean[name] <= high, f"{scenario}: {name} changes {mean[name]:+.1%} in 2022"
+
+
+@pytest.fixture(scope="module")
+def stock_table() -> pd.DataFrame:
+    """Means of the other families' stocks and flows, base variant of Qiqihar, 3 replicates to 2027."""
+    prepared = prepare(ROOT / "scenarios" / "qiqihar.yaml", replicates=3, horizon=2027)
+    base = prepared.variants()["base"]
+    return flows.stock_flows(pd.concat([base.model(k).run().indicators("base", k) for k in range(3)],
+                                       ignore_index=True))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_family_chart_is_written_in_each_language(stock_table, tmp_path, lang):
+    files = [f for func, args in flows_chart_mod.family_chart_tasks(stock_table, "base", tmp_path, lang)
+             for f in func(*args)]
+    assert {f.name for f in files} == {f"flows_{family}.{ext}" for family in flows_chart_mod.FAMILY_PANELS
+                                       for ext in ("png", "svg")}
+    assert all(f.stat().st_size > 5_000 for f in files)
+
+
+def test_every_family_of_stock_flows_has_a_chart():
+    assert set(flows_chart_mod.FAMILY_PANELS) == {family for family, _, _ in flows.OTHER_FAMILIES}
+
+
+# stocks that move only by the flows drawn with them: (family, stock column, inflows, outflows)
+IDENTITIES = [("tech_smes", "stock", ("tech_sme_new",), ("tech_sme_dropped", "tech_sme_exits")),
+              ("incubators", "stock", ("incubators_founded",), ()),           # carriers never close
+              ("incubators", "national_incubators", ("incubator_upgrades_national",), ()),
+              ("rd_institutions", "stock", ("rd_institutions_founded",), ())]  # institutions never close
+
+
+@pytest.mark.parametrize("family,stock,inflows,outflows", IDENTITIES)
+def test_family_stocks_move_only_by_their_flows(stock_table, family, stock, inflows, outflows):
+    rows = flows_chart_mod.family_rows(stock_table, family, "base")
+    assert len(rows) == 6 and rows["year"].min() == 2022
+    moved = rows[list(inflows)].sum(axis=1) - rows[list(outflows)].sum(axis=1)
+    np.testing.assert_allclose(rows[f"net_{stock}"], moved, atol=1e-9)
+
+
+def test_national_rd_institutions_grow_by_at_most_the_upgrades(stock_table):
+    rows = flows_chart_mod.family_rows(stock_table, "rd_institutions", "base")
+    assert (rows["net_national_rd_institutions"] <= rows["rd_institution_upgrades"] + 1e-9).all()
+    assert (rows["net_national_rd_institutions"] >= -1e-9).all()
+
+
+@pytest.mark.parametrize("family", list(flows_chart_mod.FAMILY_PANELS))
+def test_family_chart_draws_the_tables_values(stock_table, family):
+    """Every bar is a flow of the table (outflows drawn below 0) and every line the change of its stock."""
+    import matplotlib.pyplot as plt
+
+    rows = stock_table[(stock_table["family"] == family) & (stock_table["variant"] == "base")].sort_values("year")
+    fig = flows_chart_mod.family_figure(stock_table, family, "base", "en")
+    try:
+        panels = flows_chart_mod.FAMILY_PANELS[family][0]
+        for ax, panel in zip(fig.axes, panels, strict=True):
+            by_label = {c.get_label(): c for c in ax.containers}
+            for sign, names in ((1, panel.inflows), (-1, panel.outflows)):
+                for name in names:
+                    heights = [b.get_height() for b in by_label[INDICATORS[name].en]]
+                    np.testing.assert_allclose(heights, sign * rows[name].to_numpy()[1:])
+            (line,) = ax.get_lines()[:1]
+            np.testing.assert_array_equal(line.get_xdata(), rows["year"].to_numpy()[1:])
+            np.testing.assert_allclose(line.get_ydata(), np.diff(rows[panel.stock].to_numpy()), atol=1e-9)
+    finally:
+        plt.close(fig)
