@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import yaml
 
 from simulator.analysis.optimise import OptimiseResult
-from simulator.experiments.outputs import MANIFEST, file_sha256, git_commit, output_folder, replace_folder, versions
+from simulator.experiments.outputs import MANIFEST, file_sha256, git_commit, output_folder, staged_folder, versions
 from simulator.experiments.prepared import prepare
 from simulator.report.sensitivity_plots import pareto_chart
 
@@ -52,10 +50,7 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
               f"# P(all required met) = {r['p_required']:.2f}, mean cumulative cost {r['cost_mean']:.0f} 万元 "
               f"({result.years[0]}-{result.years[1]}), {spec.replicates} replicates. Run: innosim run {scen_file}\n")
     text = header + yaml.safe_dump(scenario, allow_unicode=True, sort_keys=False)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-    try:
-        tmp.chmod(0o755)
+    with staged_folder(dest) as tmp:
         result.trials.to_csv(tmp / "trials.csv", index=False)
         result.pareto().to_csv(tmp / "pareto.csv", index=False)
         result.per_target().to_csv(tmp / "targets.csv", index=False)
@@ -80,8 +75,4 @@ def write(result: OptimiseResult, out: str | Path | None = None, lang: str = "zh
                 "search": "optuna TPESampler(multivariate, constraints) seeded, asked in fixed batches; "
                           "anchors as_written, cheapest_corner, generous_corner"}
         (tmp / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")
-        replace_folder(dest, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest, scen_file

@@ -35,8 +35,6 @@ Example:
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +45,7 @@ import pandas as pd
 from simulator.analysis.sensitivity_factors import Factor, default_factors, factors_table
 from simulator.errors import InputError
 from simulator.experiments.ensemble import run_variants
-from simulator.experiments.outputs import MANIFEST, manifest, output_folder, replace_folder
+from simulator.experiments.outputs import MANIFEST, manifest, output_folder, staged_folder
 from simulator.inputs.series import slug
 from simulator.model.indicators import INDICATORS
 from simulator.report.sensitivity_plots import sensitivity_chart
@@ -242,10 +240,7 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
     the folder. An existing ``dest`` is replaced only with ``force``; otherwise ``<dest>-2`` (…) is written
     (:func:`simulator.experiments.outputs.output_folder`)."""
     dest = output_folder(dest, force, echo)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
-    try:
-        tmp.chmod(0o755)
+    with staged_folder(dest) as tmp:
         result.indices.to_csv(tmp / "indices.csv", index=False)
         result.factors_table().to_csv(tmp / "factors.csv", index=False)
         result.samples_table().to_csv(tmp / "samples.csv", index=False)
@@ -261,10 +256,6 @@ def write(result: SensitivityResult, prepared, dest: str | Path, lang: str = "zh
                             "design": "SALib " + ("morris.sample(num_levels=4)" if result.method == "morris"
                                                   else "sobol.sample(calc_second_order=False, scramble=True)")}
         (tmp / MANIFEST).write_text(json.dumps(meta, ensure_ascii=False, indent=2, default=str), "utf-8")
-        replace_folder(dest, tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return dest
 
 

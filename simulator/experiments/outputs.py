@@ -7,6 +7,9 @@ import json
 import platform
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -144,6 +147,21 @@ def output_folder(requested: str | Path, force: bool = False, echo=None) -> Path
     if echo is not None:
         echo(f"{requested} exists; writing {dest} (--force replaces {requested})")
     return dest
+
+
+@contextmanager
+def staged_folder(dest: Path) -> Iterator[Path]:
+    """A fresh hidden folder beside ``dest`` to write into; on leaving, it replaces ``dest``
+    (:func:`replace_folder`), or is removed when the block raises (``dest`` untouched)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    try:
+        tmp.chmod(0o755)
+        yield tmp
+        replace_folder(dest, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def replace_folder(dest: Path, tmp: Path) -> None:
