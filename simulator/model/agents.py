@@ -21,7 +21,23 @@ from simulator.policy.instruments import Event, Instrument, amounts_due
 LEVELS = ("municipal", "provincial", "national")
 
 
-class Incubator(mesa.Agent):
+class LevelledAgent(mesa.Agent):
+    """A Mesa agent recognised at one of :data:`LEVELS` that may move up one: incubation carriers, R&D
+    institutions and alliances (:mod:`simulator.model.alliances`)."""
+
+    model: ModelState
+
+    def __init__(self, model: ModelState, level: str) -> None:
+        super().__init__(model)
+        self.level = level
+
+    @property
+    def next_level(self) -> str:
+        """The level above this one (not asked of a national one)."""
+        return LEVELS[LEVELS.index(self.level) + 1]
+
+
+class Incubator(LevelledAgent):
     """An incubation carrier (孵化器 / 众创空间 / 加速器) hosting tenant firms.
 
     Args:
@@ -33,14 +49,11 @@ class Incubator(mesa.Agent):
         graduates: cumulative graduated tenants so far.
     """
 
-    model: ModelState
-
     def __init__(self, model: ModelState, index: int, kind: str, level: str, capacity: int,
                  graduates: int) -> None:
-        super().__init__(model)
+        super().__init__(model, level)
         self.index = index
         self.kind = kind
-        self.level = level
         self.capacity = capacity
         self.graduates = graduates
 
@@ -72,12 +85,12 @@ class Incubator(mesa.Agent):
         u = rng.random()
         if not ok:
             return
-        target = LEVELS[LEVELS.index(self.level) + 1]
+        target = self.next_level
         gov = self.model.government
         expected = gov.expected_award("carrier_recognised", target, self.kind)
         if u < min(p.incubator_upgrade_prob * (1.0 + p.incubator_award_response * expected / 100.0), 1.0):
             self.level = target
-            _tally(self.model, f"incubator_upgrades_{target}")
+            tally(self.model, f"incubator_upgrades_{target}")
             self.receive_award(float(gov.pay(self._recognition(target))[0]))
 
     def receive_award(self, amount: float) -> None:
@@ -114,7 +127,7 @@ class Incubator(mesa.Agent):
         return f"Incubator({self.index}, {self.kind}, {self.level}, tenants={self.tenants}/{self.capacity})"
 
 
-class ResearchInstitute(mesa.Agent):
+class ResearchInstitute(LevelledAgent):
     """A university, research institute or (new-type / national) R&D institution.
 
     Args:
@@ -126,13 +139,10 @@ class ResearchInstitute(mesa.Agent):
         rd: own R&D spending, 万元 a year.
     """
 
-    model: ModelState
-
     def __init__(self, model: ModelState, index: int, kind: str, level: str, rd: float) -> None:
-        super().__init__(model)
+        super().__init__(model, level)
         self.index = index
         self.kind = kind
-        self.level = level
         self.rd = rd
         p = model.params
         self.knowledge = rd / (p.knowledge_depreciation + p.institute_rd_growth)
@@ -177,13 +187,13 @@ class ResearchInstitute(mesa.Agent):
         if self.kind == "university" or self.level == "national":
             return
         p, gov = self.model.params, self.model.government
-        target = LEVELS[LEVELS.index(self.level) + 1]
+        target = self.next_level
         top_up = gov.expected_award("institute_upgraded", target, self.kind)
         trigger = "institute_upgraded" if top_up > 0 else "institute_recognised"
         expected = top_up if top_up > 0 else gov.expected_award(trigger, target, self.kind)
         if u < min(p.institute_upgrade_prob * (1.0 + p.institute_award_response * expected / 100.0), 1.0):
             self.level = target
-            _tally(self.model, f"rd_institution_upgrades_{target}")
+            tally(self.model, f"rd_institution_upgrades_{target}")
             gov.pay(self._event(trigger, target))
 
     def step(self) -> None:
@@ -314,7 +324,7 @@ class Government(mesa.Agent):
         return pd.concat(frames, ignore_index=True)
 
 
-def _tally(model: ModelState, key: str, n: int = 1) -> None:
+def tally(model: ModelState, key: str, n: int = 1) -> None:
     """Count an event of the year in ``model.year_stats`` (read by the flow indicators)."""
     model.year_stats[key] = model.year_stats.get(key, 0) + n
 
@@ -332,7 +342,7 @@ def graduate_tenants(model: ModelState) -> np.ndarray:
     f.incubator[done] = -1
     for inc, k in zip(model.incubators, graduated, strict=True):
         inc.graduates += int(k)
-    _tally(model, "tenant_graduations", int(graduated.sum()))
+    tally(model, "tenant_graduations", int(graduated.sum()))
     model.tenant_counts = np.bincount(f.incubator[hosted & ~done], minlength=n)
     return graduated
 
@@ -347,7 +357,7 @@ def found_carriers(model: ModelState, rng: np.random.Generator) -> int:
     pull = 1.0 + p.incubator_award_response * expected / 100.0
     rate = p.carrier_founding_rate * max(len(model.incubators), 1) * pull
     n = int(rng.poisson(rate))
-    _tally(model, "incubators_founded", n)
+    tally(model, "incubators_founded", n)
     for _ in range(n):
         kind = str(rng.choice(["incubator", "maker_space"]))
         inc = Incubator(model, len(model.incubators), kind, "municipal", int(p.new_carrier_capacity), 0)
@@ -370,7 +380,7 @@ def found_institutes(model: ModelState, rng: np.random.Generator) -> int:
     rate = p.institute_founding_rate * len(candidates) * (1.0 + p.institute_award_response * expected / 100.0)
     n = int(rng.poisson(rate))
     rd = float(statistics.median(i.rd for i in candidates))   # (numpy's median costs 60 µs on a short list)
-    _tally(model, "rd_institutions_founded", n)
+    tally(model, "rd_institutions_founded", n)
     for _ in range(n):
         kind = str(kinds[0] if rng.random() < p.new_type_share else kinds[1])
         inst = ResearchInstitute(model, len(model.institutes), kind, "municipal", 0.5 * rd)

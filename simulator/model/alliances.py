@@ -29,18 +29,14 @@ import mesa
 import numpy as np
 
 from simulator.errors import InputError
+from simulator.model.agents import LevelledAgent, tally
 from simulator.model.state import ModelState
 from simulator.policy.instruments import Event
 
-LEVELS = ("municipal", "provincial", "national")
 TRIGGER = "alliance_recognised"
 
 
-def _tally(model: ModelState, key: str, n: int = 1) -> None:
-    model.year_stats[key] = model.year_stats.get(key, 0) + n
-
-
-class Alliance(mesa.Agent):
+class Alliance(LevelledAgent):
     """An industrial technology innovation alliance of one industry (a sector of the region file).
 
     Args:
@@ -52,13 +48,10 @@ class Alliance(mesa.Agent):
         founded: year founded (the base year for alliances existing then).
     """
 
-    model: ModelState
-
     def __init__(self, model: ModelState, sector: int, level: str, lead_firm: int, lead_institute: int,
                  founded: int) -> None:
-        super().__init__(model)
+        super().__init__(model, level)
         self.sector = sector
-        self.level = level
         self.lead_firm = lead_firm
         self.lead_institute = lead_institute
         self.founded = founded
@@ -106,13 +99,13 @@ class Alliance(mesa.Agent):
         m, p = self.model, self.model.params
         if self.level == "national" or self.members < p.alliance_provincial_min_members:
             return False
-        target = LEVELS[LEVELS.index(self.level) + 1]
+        target = self.next_level
         gov = m.government
         expected = gov.expected_award(TRIGGER, target, "alliance")
         if u >= min(p.alliance_upgrade_prob * (1.0 + p.alliance_award_response * expected / 100.0), 1.0):
             return False
         self.level = target
-        _tally(m, f"alliance_recognitions_{target}")
+        tally(m, f"alliance_recognitions_{target}")
         gov.pay(self.founder_event(target))
         return True
 
@@ -202,7 +195,7 @@ def step_alliances(model: ModelState) -> int:
     f, p, gov = model.firms, model.params, model.government
     present = set(f.uid.tolist())
     kept = [a for a in model.alliances if a.lead_firm < 0 or a.lead_firm in present]
-    _tally(model, "alliances_dissolved", len(model.alliances) - len(kept))
+    tally(model, "alliances_dissolved", len(model.alliances) - len(kept))
     for a in model.alliances:
         if a not in kept:
             a.remove()
@@ -231,7 +224,7 @@ def step_alliances(model: ModelState) -> int:
         if u < prob and int(f.uid[row]) not in led_firms:
             gov.pay(_found(model, int(row), -1, "municipal", members).founder_event("municipal"))
             founded += 1
-    _tally(model, "alliances_founded", founded)
+    tally(model, "alliances_founded", founded)
     return founded
 
 
@@ -296,5 +289,5 @@ def recognise_transfer_institutions(model: ModelState) -> int:
     for host in _qualifying_hosts(model)[: max(supported - len(model.transfer_institutions), 0)]:
         model.transfer_institutions.append(TransferInstitution(model, host, model.year))
         new += 1
-    _tally(model, "transfer_institutions_recognised", new)
+    tally(model, "transfer_institutions_recognised", new)
     return new
