@@ -43,14 +43,7 @@ RESULT_FILES = ("indicators.csv", "summary.csv", "targets.csv", "additionality.c
                 "failures.csv")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def no_charts():
-    """Charts are tested elsewhere; here they would only cost time (subprocesses are stopped before them)."""
-    import simulator.report.charts as charts
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(charts, "indicator_chart_tasks", lambda *a, **k: [])
-        m.setattr(charts, "summary_chart_tasks", lambda *a, **k: [])
-        yield
+pytestmark = pytest.mark.usefixtures("no_charts")   # (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -30,14 +30,7 @@ RESULT_FILES = ("indicators.csv", "summary.csv", "targets.csv", "additionality.c
 RUN = ["--replicates", "24", "--horizon", "2027", "--lang", "en"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def no_charts():
-    """Charts are tested elsewhere (test_cli, test_plots); here they would only cost time."""
-    import simulator.report.charts as charts
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(charts, "indicator_chart_tasks", lambda *a, **k: [])
-        m.setattr(charts, "summary_chart_tasks", lambda *a, **k: [])
-        yield
+pytestmark = pytest.mark.usefixtures("no_charts")   # (tests/conftest.py)
 
 
 def _same_results(a: Path, b: Path) -> None:
