@@ -106,7 +106,7 @@ scenario: qiqihar.yaml
 targets: [{indicator: hte_count, year: 2025, value: 230}]
 probability: 0.75
 replicates: 4
-trials: 14
+trials: 21
 batch: 7
 levers:
   q000_m4_hte_award: {scale: [0, 8]}
@@ -165,7 +165,7 @@ def test_optimiser_finds_the_cheapest_hte_award_on_the_model(scen_dir, tmp_path)
     assert scenario == folder / "chosen_scenario.yaml" and (folder / "pareto.png").is_file()
     assert _tree(scen_dir) == shipped                           # nothing written beside the base scenario
     trials = pd.read_csv(folder / "trials.csv")
-    assert len(trials) == 14 and list(trials["origin"][:3]) == ["as_written", "cheapest_corner", "generous_corner"]
+    assert len(trials) == 21 and list(trials["origin"][:3]) == ["as_written", "cheapest_corner", "generous_corner"]
     chosen = prepare(scenario)                                  # ready to run
     inst = {i.id: i for i in chosen.instruments()}
     assert inst["q000_m4_hte_award"].scale == pytest.approx(best["q000_m4_hte_award.scale"])
