@@ -133,15 +133,19 @@ class FirmPopulation:
 
 
 def uid_member(values: np.ndarray, ref: np.ndarray, ordered: bool) -> np.ndarray:
-    """``np.isin(values, ref)`` for unique uids; a binary search per value where ``ref`` is ``ordered``
-    (strictly increasing, as the uids of a population and of any subset of it are)."""
+    """``np.isin(values, ref)`` for unique uids; binary searches where both are ``ordered`` (strictly
+    increasing, as the uids of a population and of any subset of it are), of the shorter in the longer."""
     if not ordered:
         return np.isin(values, ref, assume_unique=True)
-    if ref.size == 0:
+    if ref.size == 0 or values.size == 0:
         return np.zeros(values.shape, dtype=bool)
-    idx = np.searchsorted(ref, values)
-    idx[idx == ref.size] = 0
-    return ref[idx] == values
+    if values.size <= ref.size:
+        idx = np.minimum(np.searchsorted(ref, values), ref.size - 1)
+        return ref[idx] == values
+    idx = np.minimum(np.searchsorted(values, ref), values.size - 1)
+    out = np.zeros(values.shape, dtype=bool)
+    out[idx[values[idx] == ref]] = True
+    return out
 
 
 class FirmView:

@@ -318,19 +318,16 @@ class RegionModel(mesa.Model):
             def member(values, ref): return uid_member(values, ref, ordered)
             granted = self.hte_granted_uids
             renewed = member(granted, held)
-            present = member(held, uid)
-            # first certifications and re-entries
-            granted_new = granted[~renewed]
-            in_region_before = uid < self._uid_at_record
+            was_held, was_sme = member(uid, held), member(uid, self._tech_smes)   # per row, at the last record
             s["hte_renewals"] = int(renewed.sum())
             s["hte_reentries"] = int(s.get("hte_granted", 0) - s.get("hte_first", 0) - s["hte_renewals"])
-            s["hte_exits"] = int(held.size - present.sum() + (~member(granted_new, uid)).sum())
-            s["hte_expired"] = int(member(held, uid[~valid]).sum())
-            s["hte_entrants"] = int((valid & ~in_region_before).sum())
-            smes = self._tech_smes
-            s["tech_sme_new"] = int((f.tech_sme & ~member(uid, smes)).sum())
-            s["tech_sme_exits"] = int(smes.size - member(smes, uid).sum())
-            s["tech_sme_dropped"] = int(member(smes, uid[~f.tech_sme]).sum())
+            # first certifications and re-entries that left, and last year's holders that left
+            s["hte_exits"] = int(held.size - was_held.sum() + (~member(granted[~renewed], uid)).sum())
+            s["hte_expired"] = int((was_held & ~valid).sum())
+            s["hte_entrants"] = int((valid & ~(uid < self._uid_at_record)).sum())
+            s["tech_sme_new"] = int((f.tech_sme & ~was_sme).sum())
+            s["tech_sme_exits"] = int(self._tech_smes.size - was_sme.sum())
+            s["tech_sme_dropped"] = int((was_sme & ~f.tech_sme).sum())
         self._hte_holders = uid[valid]
         self._tech_smes = uid[f.tech_sme]
         self.hte_granted_uids = np.zeros(0, dtype=np.int64)
